@@ -1,0 +1,1 @@
+"""aof: filled by its own issue (see ARCHITECTURE.md)."""

@@ -1,0 +1,516 @@
+"""Configuration: the table of config keys, redis.conf parsing, `--name value`
+flags, and the values CONFIG GET / SET / REWRITE work on.
+
+Names, defaults, units and error texts follow Redis 7.0. Each entry knows how
+to parse a value, how to print it back, whether it may change at runtime and
+which hook (if any) applies a change to the running server.
+"""
+
+import os
+
+from .protocol import split_args
+from .util import glob_matcher, parse_memory
+
+VERSION = "7.0.15"  # the Redis version we speak as (INFO redis_version, HELLO)
+HOLDFAST_VERSION = "0.1.0"
+
+
+class ConfigError(Exception):
+    """A bad value or directive; the message is Redis's wording."""
+
+
+class Option:
+    """One config key. `kind` is one of bool/int/memory/enum/string/special."""
+
+    __slots__ = ("name", "aliases", "kind", "default", "mutable", "lo", "hi", "choices",
+                 "parse_fn", "format_fn", "sensitive", "multi_arg")
+
+    def __init__(self, name, kind, default, *, aliases=(), mutable=True, lo=None, hi=None,
+                 choices=None, parse_fn=None, format_fn=None, sensitive=False, multi_arg=False):
+        self.name = name
+        self.aliases = tuple(aliases)
+        self.kind = kind
+        self.default = default
+        self.mutable = mutable
+        self.lo, self.hi = lo, hi
+        self.choices = choices
+        self.parse_fn = parse_fn
+        self.format_fn = format_fn
+        self.sensitive = sensitive
+        self.multi_arg = multi_arg  # takes several words in the config file (save, bind)
+
+    def parse(self, text):
+        """Text (str) -> value; raises ConfigError with Redis's reason."""
+        if self.parse_fn is not None:
+            return self.parse_fn(text)
+        k = self.kind
+        if k == "bool":
+            t = text.lower()
+            if t == "yes":
+                return True
+            if t == "no":
+                return False
+            raise ConfigError("argument must be 'yes' or 'no'")
+        if k == "int":
+            try:
+                if text.strip() != text or text.startswith("+"):
+                    raise ValueError
+                v = int(text)
+            except ValueError:
+                raise ConfigError("argument couldn't be parsed into an integer") from None
+            self._check_range(v)
+            return v
+        if k == "memory":
+            v = parse_memory(text.encode())
+            if v is None:
+                raise ConfigError("argument must be a memory value")
+            self._check_range(v)
+            return v
+        if k == "enum":
+            t = text.lower()
+            if t not in self.choices:
+                raise ConfigError("argument(s) must be one of the following: " + ", ".join(self.choices))
+            return t
+        return text
+
+    def _check_range(self, v):
+        if (self.lo is not None and v < self.lo) or (self.hi is not None and v > self.hi):
+            raise ConfigError("argument must be between %d and %d inclusive" % (self.lo, self.hi))
+
+    def format(self, v):
+        if self.format_fn is not None:
+            return self.format_fn(v)
+        if self.kind == "bool":
+            return "yes" if v else "no"
+        return str(v)
+
+
+# ---- special formats -------------------------------------------------------------
+
+def _parse_save(text):
+    words = text.split()
+    if not words or (len(words) == 1 and words[0] in ("", '""')):
+        return []
+    if len(words) % 2:
+        raise ConfigError("Invalid save parameters")
+    points = []
+    for i in range(0, len(words), 2):
+        try:
+            secs, changes = int(words[i]), int(words[i + 1])
+        except ValueError:
+            raise ConfigError("Invalid save parameters") from None
+        if secs < 1 or changes < 0:
+            raise ConfigError("Invalid save parameters")
+        points.append((secs, changes))
+    return points
+
+
+def _format_save(points):
+    return " ".join("%d %d" % p for p in points)
+
+
+_COB_CLASSES = ("normal", "replica", "pubsub")
+
+
+def _parse_cob(text):
+    """client-output-buffer-limit: <class> <hard> <soft> <soft-seconds> [...]"""
+    words = text.split()
+    if not words or len(words) % 4:
+        raise ConfigError("Wrong number of arguments in buffer limit configuration.")
+    out = {}
+    for i in range(0, len(words), 4):
+        cls = words[i].lower()
+        if cls == "slave":
+            cls = "replica"
+        if cls not in _COB_CLASSES:
+            raise ConfigError("Invalid client class specified in buffer limit configuration.")
+        hard, soft = parse_memory(words[i + 1].encode()), parse_memory(words[i + 2].encode())
+        try:
+            secs = int(words[i + 3])
+        except ValueError:
+            secs = -1
+        if hard is None or soft is None or secs < 0 or hard < 0 or soft < 0:
+            raise ConfigError("Error in hard, soft or soft_seconds setting in buffer limit configuration.")
+        out[cls] = (hard, soft, secs)
+    return out
+
+
+def _format_cob(v):
+    return " ".join("%s %d %d %d" % ((cls,) + v[cls]) for cls in _COB_CLASSES if cls in v)
+
+
+def _parse_bind(text):
+    words = text.split()
+    if not words:
+        raise ConfigError("Too many bind addresses specified." if False else "wrong number of arguments")
+    return words
+
+
+def _words(text):
+    return text.split()
+
+
+def _space_join(v):
+    return " ".join(v)
+
+
+def _parse_notify(text):
+    allowed = set("gKE$lshzxetdmAn")
+    if any(ch not in allowed for ch in text):
+        raise ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+    return text
+
+
+_LOGLEVELS = ("debug", "verbose", "notice", "warning", "nothing")
+_POLICIES = ("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+             "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction")
+
+OPTIONS = [
+    # network
+    Option("port", "int", 6379, lo=0, hi=65535, mutable=False),
+    Option("bind", "special", ["127.0.0.1", "-::1"], parse_fn=_parse_bind, format_fn=_space_join,
+           mutable=False, multi_arg=True),
+    Option("unixsocket", "string", "", mutable=False),
+    Option("unixsocketperm", "int", 0, lo=0, hi=0o777, mutable=False),
+    Option("protected-mode", "bool", True),
+    Option("tcp-backlog", "int", 511, lo=0, mutable=False),
+    Option("tcp-keepalive", "int", 300, lo=0),
+    Option("timeout", "int", 0, lo=0),
+    Option("maxclients", "int", 10000, lo=1),
+    Option("io-threads", "int", 1, lo=1, hi=128, mutable=False),
+    Option("io-threads-do-reads", "bool", False, mutable=False),
+    # general
+    Option("daemonize", "bool", False, mutable=False),
+    Option("pidfile", "string", "", mutable=False),
+    Option("loglevel", "enum", "notice", choices=_LOGLEVELS),
+    Option("logfile", "string", "", mutable=False),
+    Option("syslog-enabled", "bool", False, mutable=False),
+    Option("databases", "int", 16, lo=1, mutable=False),
+    Option("hz", "int", 10, lo=1, hi=500),
+    Option("dynamic-hz", "bool", True),
+    Option("dir", "string", "."),
+    Option("requirepass", "string", "", sensitive=True),
+    Option("masterauth", "string", "", sensitive=True),
+    Option("masteruser", "string", ""),
+    Option("enable-debug-command", "enum", "no", choices=("yes", "no", "local"), mutable=False),
+    Option("enable-protected-configs", "enum", "no", choices=("yes", "no", "local"), mutable=False),
+    Option("proto-max-bulk-len", "memory", 512 * 1024 * 1024, lo=1024 * 1024),
+    Option("client-query-buffer-limit", "memory", 1024 * 1024 * 1024, lo=1024 * 1024),
+    Option("client-output-buffer-limit", "special",
+           {"normal": (0, 0, 0), "replica": (256 << 20, 64 << 20, 60), "pubsub": (32 << 20, 8 << 20, 60)},
+           parse_fn=_parse_cob, format_fn=_format_cob, multi_arg=True),
+    Option("slowlog-log-slower-than", "int", 10000),
+    Option("slowlog-max-len", "int", 128, lo=0),
+    Option("latency-monitor-threshold", "int", 0, lo=0),
+    Option("notify-keyspace-events", "special", "", parse_fn=_parse_notify),
+    Option("maxmemory", "memory", 0, lo=0),
+    Option("maxmemory-policy", "enum", "noeviction", choices=_POLICIES),
+    Option("maxmemory-samples", "int", 5, lo=1, hi=64),
+    Option("active-expire-effort", "int", 1, lo=1, hi=10),
+    Option("lazyfree-lazy-expire", "bool", False),
+    Option("lazyfree-lazy-user-del", "bool", False),
+    Option("lazyfree-lazy-user-flush", "bool", False),
+    Option("lazyfree-lazy-server-del", "bool", False),
+    Option("lazyfree-lazy-eviction", "bool", False),
+    # persistence (filled by rdb/ and aof/)
+    Option("save", "special", [(3600, 1), (300, 100), (60, 10000)], parse_fn=_parse_save,
+           format_fn=_format_save, multi_arg=True),
+    Option("dbfilename", "string", "dump.rdb"),
+    Option("rdbcompression", "bool", True),
+    Option("rdbchecksum", "bool", True),
+    Option("stop-writes-on-bgsave-error", "bool", True),
+    Option("rdb-del-sync-files", "bool", False),
+    Option("appendonly", "bool", False),
+    Option("appendfilename", "string", "appendonly.aof", mutable=False),
+    Option("appenddirname", "string", "appendonlydir", mutable=False),
+    Option("appendfsync", "enum", "everysec", choices=("always", "everysec", "no")),
+    Option("no-appendfsync-on-rewrite", "bool", False),
+    Option("auto-aof-rewrite-percentage", "int", 100, lo=0),
+    Option("auto-aof-rewrite-min-size", "memory", 64 * 1024 * 1024, lo=0),
+    Option("aof-load-truncated", "bool", True),
+    Option("aof-use-rdb-preamble", "bool", True),
+    Option("aof-timestamp-enabled", "bool", False),
+    Option("aof-rewrite-incremental-fsync", "bool", True),
+    Option("rdb-save-incremental-fsync", "bool", True),
+    # replication (filled by replication/)
+    Option("replicaof", "special", "", aliases=("slaveof",), mutable=False, multi_arg=True),
+    Option("replica-read-only", "bool", True, aliases=("slave-read-only",)),
+    Option("replica-serve-stale-data", "bool", True, aliases=("slave-serve-stale-data",)),
+    Option("replica-priority", "int", 100, lo=0, aliases=("slave-priority",)),
+    Option("replica-announce-ip", "string", "", aliases=("slave-announce-ip",)),
+    Option("replica-announce-port", "int", 0, lo=0, hi=65535, aliases=("slave-announce-port",)),
+    Option("replica-announced", "bool", True),
+    Option("replica-lazy-flush", "bool", False, aliases=("slave-lazy-flush",)),
+    Option("repl-backlog-size", "memory", 1024 * 1024, lo=1),
+    Option("repl-backlog-ttl", "int", 3600, lo=0),
+    Option("repl-timeout", "int", 60, lo=1),
+    Option("repl-ping-replica-period", "int", 10, lo=1, aliases=("repl-ping-slave-period",)),
+    Option("repl-diskless-sync", "bool", True),
+    Option("repl-diskless-sync-delay", "int", 5, lo=0),
+    Option("repl-diskless-sync-max-replicas", "int", 0, lo=0),
+    Option("repl-diskless-load", "enum", "disabled", choices=("disabled", "on-empty-db", "swapdb")),
+    Option("repl-disable-tcp-nodelay", "bool", False),
+    Option("min-replicas-to-write", "int", 0, lo=0, aliases=("min-slaves-to-write",)),
+    Option("min-replicas-max-lag", "int", 10, lo=0, aliases=("min-slaves-max-lag",)),
+    # data types (filled by the types issue)
+    Option("hash-max-listpack-entries", "int", 128, lo=0, aliases=("hash-max-ziplist-entries",)),
+    Option("hash-max-listpack-value", "int", 64, lo=0, aliases=("hash-max-ziplist-value",)),
+    Option("list-max-listpack-size", "int", -2, aliases=("list-max-ziplist-size",)),
+    Option("list-compress-depth", "int", 0, lo=0),
+    Option("set-max-intset-entries", "int", 512, lo=0),
+    Option("zset-max-listpack-entries", "int", 128, lo=0, aliases=("zset-max-ziplist-entries",)),
+    Option("zset-max-listpack-value", "int", 64, lo=0, aliases=("zset-max-ziplist-value",)),
+    Option("activerehashing", "bool", True),
+    Option("lfu-log-factor", "int", 10, lo=0),
+    Option("lfu-decay-time", "int", 1, lo=0),
+]
+
+_BY_NAME = {}
+for _o in OPTIONS:
+    _BY_NAME[_o.name] = _o
+    for _a in _o.aliases:
+        _BY_NAME[_a] = _o
+
+
+def lookup(name):
+    return _BY_NAME.get(name.lower())
+
+
+class Config:
+    """The running configuration: `cfg["port"]` reads a value; `set` validates
+    and applies through hooks registered by subsystems (`on_change`)."""
+
+    def __init__(self):
+        self.values = {o.name: _copy(o.default) for o in OPTIONS}
+        self.file = None  # absolute path of the config file, for CONFIG REWRITE
+        self.hooks = {}  # name -> fn(old, new) applying a runtime change
+        self.renamed_commands = {}  # rename-command old -> new (b"" disables)
+        self.loaded_from_file = {}  # name -> raw text as the file/flags gave it
+
+    def __getitem__(self, name):
+        return self.values[name]
+
+    def get(self, name, default=None):
+        return self.values.get(name, default)
+
+    def on_change(self, name, fn):
+        self.hooks.setdefault(name, []).append(fn)
+
+    # -- loading ------------------------------------------------------------------
+
+    def load_text(self, text, source="config"):
+        """Apply redis.conf text. Raises ConfigError with line information."""
+        for lineno, raw in enumerate(text.splitlines(), 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            argv = split_args(line.encode())
+            if argv is None:
+                raise ConfigError(_fatal(lineno, raw, "Unbalanced quotes in configuration line"))
+            if not argv:
+                continue
+            name = argv[0].decode(errors="replace").lower()
+            args = [a.decode(errors="surrogateescape") for a in argv[1:]]
+            try:
+                self._apply_directive(name, args)
+            except ConfigError as e:
+                raise ConfigError(_fatal(lineno, raw, str(e))) from None
+
+    def load_file(self, path):
+        try:
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                text = f.read()
+        except OSError as e:
+            raise ConfigError("Fatal error, can't open config file '%s': %s" % (path, e.strerror)) from None
+        self.file = os.path.abspath(path)
+        self.load_text(text)
+
+    def _apply_directive(self, name, args):
+        if name == "include":
+            if len(args) != 1:
+                raise ConfigError("Bad directive or wrong number of arguments")
+            self.load_file(args[0])
+            return
+        if name == "rename-command":
+            if len(args) != 2:
+                raise ConfigError("Bad directive or wrong number of arguments")
+            self.renamed_commands[args[0].lower().encode()] = args[1].encode()
+            return
+        opt = lookup(name)
+        if opt is None:
+            raise ConfigError("Bad directive or wrong number of arguments")
+        if opt.name == "save" and self.loaded_from_file.get("save") is not None and args and args != [""]:
+            # Several `save` lines accumulate, as in redis.conf.
+            text = self.loaded_from_file["save"] + " " + " ".join(args)
+        elif opt.multi_arg:
+            text = " ".join(args)
+        else:
+            if len(args) != 1:
+                raise ConfigError("Bad directive or wrong number of arguments")
+            text = args[0]
+        self.values[opt.name] = opt.parse(text)
+        self.loaded_from_file[opt.name] = text
+
+    # -- runtime access (CONFIG GET / SET) -----------------------------------------
+
+    def get_matching(self, patterns):
+        """CONFIG GET: [(name, text)] for every option matching any glob."""
+        out = {}
+        for pat in patterns:
+            p = pat.lower()
+            if b"*" not in p and b"?" not in p and b"[" not in p:
+                o = lookup(p.decode(errors="replace"))
+                if o is not None:
+                    out[p.decode()] = o.format(self.values[o.name])
+                continue
+            m = glob_matcher(p)
+            for o in OPTIONS:
+                for n in (o.name,) + o.aliases:
+                    if m(n.encode()):
+                        out[n] = o.format(self.values[o.name])
+        return list(out.items())
+
+    def set_many(self, pairs):
+        """CONFIG SET with several pairs: all are validated, then applied; if a
+        hook fails, the ones already applied are rolled back."""
+        staged = []
+        seen = set()
+        for name, text in pairs:
+            opt = lookup(name)
+            if opt is None:
+                raise ConfigError("Unknown option or number of arguments for CONFIG SET - '%s'" % name)
+            if opt.name in seen:
+                raise ConfigError("CONFIG SET failed (possibly related to argument '%s') - duplicate parameter" % name)
+            seen.add(opt.name)
+            if not opt.mutable:
+                raise ConfigError("CONFIG SET failed (possibly related to argument '%s') - can't set immutable config" % name)
+            try:
+                staged.append((opt, opt.parse(text)))
+            except ConfigError as e:
+                raise ConfigError("CONFIG SET failed (possibly related to argument '%s') - %s" % (name, e)) from None
+        applied = []
+        try:
+            for opt, new in staged:
+                old = self.values[opt.name]
+                self.values[opt.name] = new
+                applied.append((opt, old))
+                for hook in self.hooks.get(opt.name, ()):
+                    hook(old, new)
+        except ConfigError as e:
+            for opt, old in reversed(applied):
+                self.values[opt.name] = old
+                for hook in self.hooks.get(opt.name, ()):
+                    try:
+                        hook(None, old)
+                    except ConfigError:
+                        pass
+            raise ConfigError("CONFIG SET failed (possibly related to argument '%s') - %s" % (opt.name, e)) from None
+
+    # -- CONFIG REWRITE ----------------------------------------------------------
+
+    def rewrite(self):
+        """Rewrite the config file in place: lines of options whose value
+        differs from the file are replaced, options that differ from their
+        default but are absent are appended, comments are kept."""
+        if not self.file:
+            raise ConfigError("The server is running without a config file")
+        try:
+            with open(self.file, encoding="utf-8", errors="surrogateescape") as f:
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            lines = []
+        out, done = [], set()
+        for raw in lines:
+            s = raw.strip()
+            argv = split_args(s.encode()) if s and not s.startswith("#") else None
+            if not argv:
+                if s == "# Generated by CONFIG REWRITE":
+                    continue
+                out.append(raw)
+                continue
+            opt = lookup(argv[0].decode(errors="replace"))
+            if opt is None:
+                out.append(raw)
+                continue
+            if opt.name in done:
+                continue  # repeated lines (save, ...) collapse into one
+            done.add(opt.name)
+            out.extend(self._rewrite_lines(opt))
+        extra = []
+        for o in OPTIONS:
+            if o.name in done:
+                continue
+            if o.format(self.values[o.name]) != o.format(o.default):
+                extra.extend(self._rewrite_lines(o))
+        if extra:
+            out.append("# Generated by CONFIG REWRITE")
+            out.extend(extra)
+        tmp = self.file + ".tmp-%d" % os.getpid()
+        with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write("\n".join(out) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.file)
+
+    def _rewrite_lines(self, opt):
+        v = self.values[opt.name]
+        if opt.name == "save":
+            if not v:
+                return ['save ""']
+            return ["save %d %d" % p for p in v]
+        if opt.name == "client-output-buffer-limit":
+            return ["client-output-buffer-limit %s %d %d %d" % ((c,) + v[c]) for c in _COB_CLASSES if c in v]
+        text = opt.format(v)
+        if opt.multi_arg:
+            return ["%s %s" % (opt.name, text)] if text else []
+        return ["%s %s" % (opt.name, _quote(text))]
+
+
+def _quote(text):
+    if text == "" or any(ch in text for ch in " \t\"'\\") or not text.isprintable():
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text
+
+
+def _copy(v):
+    if isinstance(v, list):
+        return list(v)
+    if isinstance(v, dict):
+        return dict(v)
+    return v
+
+
+def _fatal(lineno, raw, reason):
+    return ("\n*** FATAL CONFIG FILE ERROR (Redis %s) ***\n"
+            "Reading the configuration file, at line %d\n>>> '%s'\n%s" % (VERSION, lineno, raw.strip(), reason))
+
+
+def args_to_config_text(argv):
+    """Turn `[CONFIG-FILE] --name value ...` command-line words into
+    (config_file_or_None, config text) as redis-server does: each `--name`
+    starts a new line, the words after it are its arguments."""
+    conf_file = None
+    i = 0
+    if argv and not argv[0].startswith("--"):
+        conf_file = argv[0]
+        i = 1
+    lines = []
+    cur = None
+    for word in argv[i:]:
+        if word.startswith("--") and len(word) > 2:
+            if cur is not None:
+                lines.append(cur)
+            cur = [word[2:]]
+        elif cur is None:
+            raise ConfigError("Invalid argument '%s'" % word)
+        else:
+            cur.append(word)
+    if cur is not None:
+        lines.append(cur)
+    text = []
+    for words in lines:
+        name, args = words[0], words[1:]
+        if not args and name.lower() == "save":
+            args = [""]
+        text.append(" ".join([name] + [_quote(a) for a in args]))
+    return conf_file, "\n".join(text)

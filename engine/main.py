@@ -1,0 +1,72 @@
+"""`holdfast-server [CONFIG-FILE] [--name value ...]`, like redis-server."""
+
+import os
+import sys
+
+from . import logsetup
+from .config import HOLDFAST_VERSION, VERSION, Config, ConfigError, args_to_config_text
+
+
+def build_config(argv):
+    cfg = Config()
+    conf_file, text = args_to_config_text(argv)
+    if conf_file is not None:
+        if conf_file == "-":
+            text = sys.stdin.read() + "\n" + text
+        else:
+            cfg.load_file(conf_file)
+    cfg.load_text(text)
+    return cfg
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("-v", "--version"):
+        print("Holdfast server v=%s (speaks Redis %s) python=%s" % (HOLDFAST_VERSION, VERSION, sys.version.split()[0]))
+        return 0
+    if argv and argv[0] in ("-h", "--help"):
+        print("Usage: holdfast-server [/path/to/holdfast.conf] [options]\n"
+              "       holdfast-server -v or --version\n\n"
+              "Examples:\n"
+              "       holdfast-server (run the server with default config)\n"
+              "       holdfast-server /etc/holdfast/6379.conf\n"
+              "       holdfast-server --port 7777\n"
+              "       holdfast-server /etc/myholdfast.conf --loglevel verbose")
+        return 0
+    try:
+        cfg = build_config(argv)
+    except ConfigError as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    if cfg["port"] == 0 and not cfg["unixsocket"]:
+        print("Configured to not listen anywhere (port 0 and no unixsocket), exiting.", file=sys.stderr)
+        return 1
+    logsetup.configure(cfg["loglevel"], cfg["logfile"])
+    try:
+        os.chdir(cfg["dir"])
+    except OSError as e:
+        logsetup.warning("Can't chdir to '%s': %s", cfg["dir"], e.strerror)
+        return 1
+    from .server import Server  # noqa: PLC0415 - after logging is configured
+
+    server = Server(cfg)
+    logsetup.notice("oO0OoO0OoO0Oo Holdfast is starting oO0OoO0OoO0Oo")
+    logsetup.notice("Holdfast version=%s, speaks Redis %s, bits=64, pid=%d, just started",
+                    HOLDFAST_VERSION, VERSION, os.getpid())
+    if cfg.file:
+        logsetup.notice("Configuration loaded")
+    else:
+        logsetup.warning("Warning: no config file specified, using the default config. In order to specify a config "
+                         "file use holdfast-server /path/to/holdfast.conf")
+    try:
+        server.start()
+    except OSError as e:
+        logsetup.warning("%s", e.strerror or e)
+        return 1
+    logsetup.notice("Running mode=standalone, port=%d.", cfg["port"])
+    logsetup.notice("Server initialized")
+    return server.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,440 @@
+"""The server: owns the keyspace, the clients and the one write path.
+
+`Server.call` runs one command for one client: lookup, checks, execution,
+statistics. `Server.propagate` is the only place writes leave the keyspace
+(AOF, replication backlog, the in-memory sink tests read). Subsystems hook in
+through small lists (`before_sleep_hooks`, `cron_hooks`, `shutdown_hooks`,
+`propagation_targets`) rather than by reaching into clients.
+"""
+
+import binascii
+import os
+import time
+
+from . import logsetup, resp
+from .commands import load_all
+from .eventloop import EventLoop
+from .keyspace import Keyspace
+from .slowlog import SlowLog
+from .stats import Stats
+
+_NO_AUTH_COMMANDS = {b"auth", b"hello", b"quit", b"reset"}
+_MULTI_PASSTHROUGH = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
+_PUBSUB_RESP2_ALLOWED = {b"subscribe", b"ssubscribe", b"unsubscribe", b"sunsubscribe", b"psubscribe",
+                         b"punsubscribe", b"ping", b"quit", b"reset"}
+
+
+class MemorySink:
+    """Collects the propagated stream in memory (DEBUG PROPAGATED), so tests
+    can replay exactly what the AOF and replicas would receive."""
+
+    def __init__(self):
+        self.chunks = []
+
+    def feed(self, data):
+        self.chunks.append(data)
+
+    def getvalue(self):
+        return b"".join(self.chunks)
+
+
+class Server:
+    def __init__(self, config):
+        self.config = config
+        self.pid = os.getpid()
+        self.run_id = binascii.hexlify(os.urandom(20)).decode()
+        self.start_time = time.time()
+        self.now_ms = int(self.start_time * 1000)
+        self.keyspace = Keyspace(self, config["databases"])
+        self.clients = {}  # fd -> Client
+        self.pending_writes = []  # clients with queued replies this iteration
+        self.stats = Stats()
+        self.slowlog = SlowLog()
+        self.monitors = []
+        self.loop = EventLoop(self)
+        self.commands = {}
+        self.is_replica = False
+        self.loading = False
+        self.dirty = 0  # changes since the last save (rdb_changes_since_last_save)
+        self.lastsave = int(self.start_time)
+        self.shutdown_reason = None
+        self.shutdown_flags = ()
+        self.exit_code = 0
+        self.propagation_targets = []
+        self.stream_db = -1  # db of the last SELECT in the propagated stream
+        self.memory_sink = None
+        self.write_block_reason = None  # an error reply that refuses writes (MISCONF, ...)
+        self.before_sleep_hooks = []
+        self.cron_hooks = []
+        self.shutdown_hooks = []
+        self.client_free_hooks = []  # fn(client) when a client goes away
+        self.other_fds = {}  # fd -> callback(ev), for subsystems' own sockets/pipes
+        self.cronloops = 0
+        self.notify_flags = ""  # notify-keyspace-events, parsed
+        self.notify_hook = None  # set by pub/sub when it exists
+        self.modified_key_hook = None  # set by WATCH when it exists
+        self._build_command_table()
+        config.on_change("loglevel", lambda _o, new: logsetup.set_level(new))
+        self._set_slowlog_threshold()
+        config.on_change("slowlog-log-slower-than", self._set_slowlog_threshold)
+
+    # -- command table ------------------------------------------------------------
+
+    def _build_command_table(self):
+        table = load_all()
+        renamed = self.config.renamed_commands
+        cmds = {}
+        for name, cmd in table.items():
+            new = renamed.get(name, name)
+            if not new:
+                continue  # renamed to "" disables the command
+            cmds[new.lower()] = cmd
+            cmds[new.upper()] = cmd
+        self.commands = cmds
+
+    def lookup_command(self, name):
+        cmd = self.commands.get(name)
+        if cmd is None:
+            cmd = self.commands.get(name.lower())
+        return cmd
+
+    # -- running commands -----------------------------------------------------------
+
+    def process_input(self, c, data):
+        """Parse what a client sent and run every complete command."""
+        c.tot_net_in += len(data)
+        self.stats.net_input_bytes += len(data)
+        c.last_interaction = self.now_ms / 1000
+        parser = c.parser
+        reqs = parser.parse(data)
+        if c.deferred is not None:
+            c.deferred.extend(reqs)
+        else:
+            call = self.call
+            for i, argv in enumerate(reqs):
+                if argv:
+                    call(c, argv)
+                    if c.deferred is not None or c.closed or c.close_after_reply:
+                        if c.deferred is not None:
+                            c.deferred.extend(reqs[i + 1:])
+                        break
+        if parser.error is not None:
+            err = parser.error
+            parser.error = None
+            logsetup.verbose("Protocol error (%s) from client: id=%d addr=%s", err, c.id, c.addr)
+            c.write(resp.error("ERR Protocol error: %s" % err))
+            c.close_after_reply = True
+            c.deferred = None
+        elif parser.pending_bytes() > self.config["client-query-buffer-limit"]:
+            logsetup.warning("Closing client that reached max query buffer length: id=%d addr=%s (qbuf initial bytes: %r)",
+                             c.id, c.addr, bytes(parser.pending[:64]))
+            self.free_client(c)
+
+    def resume_deferred(self, c):
+        """Run requests a client sent while it was blocked, after it unblocks."""
+        reqs = c.deferred
+        c.deferred = None
+        while reqs and c.deferred is None and not c.closed:
+            argv = reqs.pop(0)
+            if argv:
+                self.call(c, argv)
+        if c.deferred is not None and reqs:
+            c.deferred.extend(reqs)
+
+    def call(self, c, argv):
+        cmd = self.commands.get(argv[0])
+        if cmd is None:
+            cmd = self.commands.get(argv[0].lower())
+            if cmd is None:
+                self._reject(c, None, _unknown_command(argv))
+                return
+        c.last_cmd = cmd.name
+        a = cmd.arity
+        n = len(argv)
+        if (n != a) if a >= 0 else (n < -a):
+            self._reject(c, cmd, b"ERR wrong number of arguments for '%s' command" % cmd.name)
+            return
+        if not c.authenticated or c.multi_queue is not None or (c.subscriptions or c.psubscriptions):
+            if self._gate(c, cmd, argv):
+                return
+        if cmd.is_write and self.write_block_reason is not None:
+            err = self.write_refusal(cmd)
+            if err is not None:
+                self._reject(c, cmd, err)
+                return
+        if self.monitors:
+            self.feed_monitors(c, argv)
+        t0 = time.perf_counter_ns()
+        reply = cmd.handler(c, argv)
+        dur = time.perf_counter_ns() - t0
+        cmd.calls += 1
+        cmd.usec += dur
+        c.tot_cmds += 1
+        self.stats.total_commands_processed += 1
+        if reply is not None:
+            c.write(reply)
+            if reply[0] == 45:  # '-'
+                cmd.failed_calls += 1
+                self.stats.count_error(reply)
+        if dur >= self.slowlog_threshold_ns:
+            self.slowlog.add(c, argv, dur // 1000, self.config["slowlog-max-len"])
+        if c.skip_next_reply and cmd.name != b"client":
+            c.skip_next_reply = False
+
+    def _set_slowlog_threshold(self, _old=None, new=None):
+        v = self.config["slowlog-log-slower-than"] if new is None else new
+        # Negative disables the slow log; 0 logs every command.
+        self.slowlog_threshold_ns = v * 1000 if v >= 0 else 1 << 62
+
+    def _reject(self, c, cmd, err):
+        if cmd is not None:
+            cmd.rejected_calls += 1
+        data = resp.error(err)
+        self.stats.count_error(data)
+        if c.multi_queue is not None:
+            c.multi_error = True
+        c.write(data)
+
+    def _gate(self, c, cmd, argv):
+        """Checks for clients in a special state (not authenticated, inside
+        MULTI, subscribed in RESP2). True if the command was handled here."""
+        if not c.authenticated and cmd.name not in _NO_AUTH_COMMANDS:
+            self._reject(c, cmd, b"NOAUTH Authentication required.")
+            return True
+        if c.multi_queue is not None and cmd.name not in _MULTI_PASSTHROUGH:
+            c.multi_queue.append((cmd, argv))
+            c.write(resp.QUEUED)
+            return True
+        if (c.subscriptions or c.psubscriptions) and c.resp == 2 and cmd.name not in _PUBSUB_RESP2_ALLOWED:
+            self._reject(c, cmd, b"ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+                                 b"QUIT / RESET are allowed in this context" % cmd.name)
+            return True
+        return False
+
+    def write_refusal(self, cmd):
+        """The error a write command gets while writes are refused, or None."""
+        return self.write_block_reason
+
+    def feed_monitors(self, c, argv):
+        ts = time.time()
+        parts = []
+        for a in argv:
+            parts.append(b'"' + _repr_arg(a) + b'"')
+        addr = "unix:" + c.addr if c.unix else c.addr
+        line = b"+%.6f [%d %s] %s\r\n" % (ts, c.db.id, addr.encode(), b" ".join(parts))
+        for m in self.monitors:
+            if m is not c:
+                m.write_push(line)
+
+    # -- the one write path ------------------------------------------------------
+
+    def propagate(self, dbid, argv):
+        """Send a write, already rewritten to be deterministic, to the AOF and
+        the replication stream (and the test sink). SELECT is emitted when
+        the stream's database changes."""
+        self.dirty += 1
+        targets = self.propagation_targets
+        if not targets:
+            return
+        if dbid != self.stream_db:
+            sel = resp.encode_command([b"SELECT", b"%d" % dbid])
+            for t in targets:
+                t.feed(sel)
+            self.stream_db = dbid
+        data = resp.encode_command(argv)
+        for t in targets:
+            t.feed(data)
+
+    def add_propagation_target(self, target):
+        """Attach a consumer of the write stream; it starts with a SELECT."""
+        self.propagation_targets.append(target)
+        self.stream_db = -1
+
+    def remove_propagation_target(self, target):
+        if target in self.propagation_targets:
+            self.propagation_targets.remove(target)
+
+    def notify(self, dbid, type_flag, event, key):
+        """Keyspace notification hook (pub/sub fills it in)."""
+        if self.notify_hook is not None:
+            self.notify_hook(dbid, type_flag, event, key)
+
+    def signal_modified_key(self, db, key):
+        """Touching a key invalidates WATCHes on it (transactions fill it in)."""
+        if self.modified_key_hook is not None and db.watched:
+            self.modified_key_hook(db, key)
+
+    def signal_flushed_db(self, dbid):
+        if self.modified_key_hook is not None:
+            for db in (self.keyspace.dbs if dbid == -1 else [self.keyspace.dbs[dbid]]):
+                for key in list(db.watched):
+                    self.modified_key_hook(db, key)
+
+    # -- clients --------------------------------------------------------------------
+
+    def accept_refusal(self, peer, is_unix):
+        """The bytes to send a connection we refuse, or None to accept it."""
+        if len(self.clients) >= self.config["maxclients"]:
+            return b"-ERR max number of clients reached\r\n"
+        if (self.config["protected-mode"] and not self.config["requirepass"] and not is_unix
+                and not _is_loopback(peer[0])):
+            return (b"-DENIED Redis is running in protected mode because protected mode is enabled and no "
+                    b"password is set for the default user. In this mode connections are only accepted from "
+                    b"the loopback interface. If you want to connect from external computers to Redis you may "
+                    b"adopt one of the following solutions: 1) Just disable protected mode sending the command "
+                    b"'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the "
+                    b"same host the server is running, however MAKE SURE Redis is not publicly accessible from "
+                    b"internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively "
+                    b"you can just disable the protected mode by editing the Redis configuration file, and "
+                    b"setting the protected mode option to 'no', and then restarting the server. 3) If you "
+                    b"started the server manually just for testing, restart it with the '--protected-mode no' "
+                    b"option. 4) Set up an authentication password for the default user. NOTE: You only need "
+                    b"to do one of the above things in order for the server to start accepting connections from "
+                    b"the outside.\r\n")
+        return None
+
+    def free_client(self, c):
+        if c.closed:
+            return
+        c.closed = True
+        for hook in self.client_free_hooks:
+            hook(c)
+        self.clients.pop(c.fd, None)
+        self.loop.unregister(c.fd)
+        if c in self.monitors:
+            self.monitors.remove(c)
+        try:
+            c.sock.close()
+        except OSError:
+            pass
+
+    def has_ready_work(self):
+        return False
+
+    def handle_other_fd(self, fd, ev):
+        cb = self.other_fds.get(fd)
+        if cb is not None:
+            cb(ev)
+
+    # -- time, cron, before_sleep -------------------------------------------------------
+
+    def update_clock(self):
+        self.now_ms = int(time.time() * 1000)
+
+    def cron(self):
+        """serverCron: runs `hz` times a second."""
+        self.cronloops += 1
+        self.update_clock()
+        hz = self.config["hz"]
+        # Active expiry gets 25% of a cron period, as ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC.
+        self.keyspace.active_expire_cycle(1_000_000 * 25 // 100 // hz)
+        self._clients_cron()
+        self.stats.sample(self.now_ms)
+        for hook in self.cron_hooks:
+            hook()
+
+    def _clients_cron(self):
+        timeout = self.config["timeout"]
+        if not timeout:
+            return
+        now = self.now_ms / 1000
+        for c in list(self.clients.values()):
+            if c.kind != "normal" or c.blocked is not None or c.subscriptions or c.psubscriptions:
+                continue
+            if now - c.last_interaction > timeout:
+                logsetup.verbose("Closing idle client")
+                self.free_client(c)
+
+    def before_sleep(self):
+        for hook in self.before_sleep_hooks:
+            hook()
+        pw = self.pending_writes
+        if pw:
+            self.pending_writes = []
+            flush = self.loop.flush_client
+            for c in pw:
+                c.in_write_list = False
+                if not c.closed:
+                    flush(c)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self):
+        self.loop.listen()
+        self.loop.install_signal_handlers()
+        pidfile = self.config["pidfile"]
+        if pidfile:
+            with open(pidfile, "w") as f:
+                f.write("%d\n" % os.getpid())
+
+    def serve_forever(self):
+        logsetup.notice("Ready to accept connections tcp" if self.config["port"] else "Ready to accept connections unix")
+        self.loop.run()
+        return self.exit_code
+
+    def request_shutdown(self, reason, flags=()):
+        """Ask the loop to stop after this iteration (signal handler, SHUTDOWN)."""
+        if self.shutdown_reason is None:
+            self.shutdown_reason = reason
+            self.shutdown_flags = tuple(flags)
+        self.loop.wake()
+
+    def finish_shutdown(self):
+        """Run shutdown hooks (saving lands here); True when the loop may exit.
+        A hook that fails (a save that cannot be written) cancels the
+        shutdown unless NOW/FORCE was given, as Redis does."""
+        logsetup.warning("User requested shutdown..." if "user" in self.shutdown_flags else self.shutdown_reason)
+        for hook in self.shutdown_hooks:
+            err = hook(self.shutdown_flags)
+            if err and "force" not in self.shutdown_flags:
+                logsetup.warning("Errors trying to SHUTDOWN. Check logs.")
+                self.shutdown_reason = None
+                self.shutdown_flags = ()
+                return False
+        pidfile = self.config["pidfile"]
+        if pidfile:
+            try:
+                os.unlink(pidfile)
+            except OSError:
+                pass
+        for c in list(self.clients.values()):
+            self.free_client(c)
+        self.loop.close_listeners()
+        logsetup.warning("%s is now ready to exit, bye bye...", "Holdfast")
+        return True
+
+
+def _unknown_command(argv):
+    args = b""
+    for a in argv[1:]:
+        if len(args) >= 128:
+            break
+        args += b"'%s' " % a[: 128 - len(args)]
+    return b"ERR unknown command '%s', with args beginning with: %s" % (argv[0][:128], args)
+
+
+def _repr_arg(a):
+    """Quote an argument as MONITOR does (sdscatrepr)."""
+    out = bytearray()
+    for ch in a:
+        if ch == 34 or ch == 92:
+            out += b"\\" + bytes([ch])
+        elif ch == 10:
+            out += b"\\n"
+        elif ch == 13:
+            out += b"\\r"
+        elif ch == 9:
+            out += b"\\t"
+        elif ch == 7:
+            out += b"\\a"
+        elif ch == 8:
+            out += b"\\b"
+        elif 32 <= ch < 127:
+            out.append(ch)
+        else:
+            out += b"\\x%02x" % ch
+    return bytes(out)
+
+
+def _is_loopback(host):
+    return host.startswith("127.") or host == "::1" or host.startswith("::ffff:127.")

@@ -1,0 +1,1 @@
+"""rdb: filled by its own issue (see ARCHITECTURE.md)."""

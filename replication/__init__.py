@@ -1,0 +1,1 @@
+"""replication: filled by its own issue (see ARCHITECTURE.md)."""

@@ -1,0 +1,146 @@
+"""Start real server processes on free loopback ports for the tests:
+Holdfast from this checkout, and Debian's redis-server for interop."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import redis
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXTRA_ARGS = []  # filled from pytest's --holdfast-arg (e.g. io-threads 4)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """A server process with its own directory and log. `argv_for(port)`
+    gives the command line; subclasses pick the binary."""
+
+    name = "server"
+
+    def __init__(self, workdir, args=(), config_text=None, port=None):
+        self.workdir = str(workdir)
+        os.makedirs(self.workdir, exist_ok=True)
+        self.port = port or free_port()
+        self.args = list(args)
+        self.config_text = config_text
+        self.proc = None
+        self.logfile = os.path.join(self.workdir, "%s-%d.log" % (self.name, self.port))
+        self.conf_path = None
+
+    def command(self):
+        raise NotImplementedError
+
+    def start(self, wait=True, timeout=20):
+        if self.config_text is not None:
+            self.conf_path = os.path.join(self.workdir, "%s-%d.conf" % (self.name, self.port))
+            with open(self.conf_path, "w") as f:
+                f.write(self.config_text)
+        self._log = open(self.logfile, "ab")
+        self.proc = subprocess.Popen(self.command(), cwd=self.workdir, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        if wait:
+            self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("%s exited with %s:\n%s" % (self.name, self.proc.returncode, self.log()))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    data = s.recv(100)
+                    if data.startswith((b"+PONG", b"-NOAUTH", b"-LOADING")):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("%s did not start in %ss:\n%s" % (self.name, timeout, self.log()))
+
+    def client(self, **kw):
+        kw.setdefault("socket_timeout", 10)
+        return redis.Redis(host="127.0.0.1", port=self.port, **kw)
+
+    def log(self):
+        try:
+            with open(self.logfile, "rb") as f:
+                return f.read().decode(errors="replace")[-5000:]
+        except OSError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        try:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self._log.close()
+        return self.proc.returncode
+
+    def kill(self):
+        return self.stop(signal.SIGKILL)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Holdfast(ServerProcess):
+    name = "holdfast"
+
+    def command(self):
+        cmd = [sys.executable, "-m", "engine"]
+        if self.conf_path:
+            cmd.append(self.conf_path)
+        cmd += ["--port", str(self.port), "--dir", self.workdir]
+        if not any(a == "--save" for a in self.args):
+            cmd += ["--save", ""]
+        return cmd + self.args + EXTRA_ARGS
+
+    def start(self, wait=True, timeout=20):
+        env_pp = os.environ.get("PYTHONPATH", "")
+        os.environ["PYTHONPATH"] = ROOT + (os.pathsep + env_pp if env_pp else "")
+        try:
+            return super().start(wait, timeout)
+        finally:
+            if env_pp:
+                os.environ["PYTHONPATH"] = env_pp
+            else:
+                os.environ.pop("PYTHONPATH", None)
+
+
+class RealRedis(ServerProcess):
+    name = "redis"
+
+    def command(self):
+        cmd = [redis_server_path()]
+        if self.conf_path:
+            cmd.append(self.conf_path)
+        cmd += ["--port", str(self.port), "--dir", self.workdir, "--daemonize", "no"]
+        if not any(a == "--save" for a in self.args):
+            cmd += ["--save", ""]
+        return cmd + self.args
+
+
+def redis_server_path():
+    return shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+def tool_path(name):
+    return shutil.which(name) or ("/usr/bin/" + name if os.path.exists("/usr/bin/" + name) else None)
