@@ -30,7 +30,7 @@ class Client:
         "deferred", "blocked", "reply_mode", "skip_next_reply", "multi_queue", "multi_error",
         "watched_keys", "subscriptions", "psubscriptions", "is_monitor", "no_evict",
         "tot_net_in", "tot_net_out", "tot_cmds", "obl_soft_since", "kind", "unix",
-        "in_write_list",
+        "in_write_list", "gated",
     )
 
     def __init__(self, server, sock, addr, laddr, unix=False):
@@ -56,7 +56,7 @@ class Client:
         self.close_after_reply = False
         self.closed = False
         self.ctime = time.time()
-        self.last_interaction = self.ctime
+        self.last_interaction = int(self.ctime * 1000)  # unix ms
         self.last_cmd = b"NULL"
         self.flags = set()
         self.deferred = None  # requests read but not yet run (client blocked/paused)
@@ -75,6 +75,16 @@ class Client:
         self.tot_cmds = 0
         self.obl_soft_since = 0
         self.kind = "normal"  # normal | replica | master | pubsub
+        self.gated = False
+        self.update_gate()
+
+    def update_gate(self):
+        """Recompute `gated`: True while the client is in a state where its
+        commands need checks beyond the hot path (not authenticated, inside
+        MULTI, subscribed, replies switched off). Call after changing any of
+        those."""
+        self.gated = (not self.authenticated or self.multi_queue is not None or bool(self.subscriptions)
+                      or bool(self.psubscriptions) or self.reply_mode != "on" or self.skip_next_reply)
 
     # -- output -----------------------------------------------------------------
 
@@ -132,7 +142,7 @@ class Client:
             "lib-name=%s lib-ver=%s"
             % (
                 self.id, self.addr, self.laddr, self.fd, self.name.decode(errors="replace"),
-                int(now - self.ctime), int(now - self.last_interaction), self.flag_string(),
+                int(now - self.ctime), int(now - self.last_interaction / 1000), self.flag_string(),
                 self.db.id, sub, psub, multi, qbuf, max(0, 16384 - qbuf),
                 len(self.wbuf), self.output_bytes(), qbuf + self.output_bytes() + 1024,
                 events, self.last_cmd.decode(errors="replace").lower(), self.user, self.resp,

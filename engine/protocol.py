@@ -64,29 +64,43 @@ class RequestParser:
         When the data holds good requests followed by a malformed one, the good
         ones are returned and `self.error` is set: the caller runs them, then
         replies with the error and closes the connection, as Redis does."""
-        if not self.pending and data[:1] == b"*" and _BIG_MULTIBULK.search(data) is None:
+        if not self.pending and data[:1] == b"*" and _BIG_MULTIBULK(data) is None:
             reader = self.reader
             reader.feed(data)
-            # hiredis cannot tell us whether it stopped between two requests or
-            # inside one. A sentinel request fed behind the data can: it comes
-            # back whole only if the data ended on a request boundary.
-            reader.feed(_SENTINEL)
             out = []
             try:
-                while True:
-                    req = reader.gets()
-                    if req is False:
-                        break
+                req = reader.gets()
+                while req is not False:
                     out.append(req)
-            except hiredis.ProtocolError:
+                    req = reader.gets()
+            except (hiredis.ProtocolError, MemoryError):
                 return self._handover(data)
-            if not out or out[-1] != _SENTINEL_REQ or reader.has_data():
+            if reader.has_data():
                 return self._handover(data)
-            out.pop()
             # hiredis accepts replies that are not requests (integers, nested
-            # arrays, nulls); the exact path rejects those with Redis's words.
+            # arrays, nulls): those go to the exact path, which rejects them
+            # with Redis's words. Meanwhile count the CRLFs the requests framed.
+            crlf = len(out)
             for req in out:
-                if req.__class__ is not list or not _all_bulk(req):
+                if req.__class__ is not list:
+                    return self._handover(data)
+                for a in req:
+                    if a.__class__ is not bytes:
+                        return self._handover(data)
+                crlf += len(req) << 1
+            # hiredis does not say whether it stopped between two requests or
+            # inside one (it consumes a partial's type byte and headers). If the
+            # data ends with CRLF and every CRLF in it was framing of a complete
+            # request, nothing is left inside. Otherwise (CRLFs in payloads, or
+            # a partial) ask hiredis: a sentinel request comes back whole only
+            # when it starts on a request boundary.
+            if data.count(b"\r\n") != crlf or data[-2:] != b"\r\n":
+                reader.feed(_SENTINEL)
+                try:
+                    tail = reader.gets()
+                except (hiredis.ProtocolError, MemoryError):
+                    tail = None
+                if tail != _SENTINEL_REQ:
                     return self._handover(data)
             return out
         self.pending += data
@@ -241,7 +255,7 @@ def _replay(data):
             if cur != prev:  # compaction: the buffer now starts at a boundary
                 boundary, at = total - cur, len(done)
                 prev = cur
-    except hiredis.ProtocolError:
+    except (hiredis.ProtocolError, MemoryError):
         pass
     return done, boundary, len(done) - at
 
@@ -250,7 +264,7 @@ def _replay(data):
 # list up front (and spend seconds freeing it), so such reads take the exact
 # path, which allocates as the arguments arrive. Payload bytes can match too;
 # that only costs the slower path.
-_BIG_MULTIBULK = re.compile(rb"\*[1-9][0-9]{6}")
+_BIG_MULTIBULK = re.compile(rb"\*[1-9][0-9]{6}").search
 _SENTINEL_REQ = [b"\x00holdfast:request-boundary\x00"]
 _SENTINEL = b"*1\r\n$%d\r\n%s\r\n" % (len(_SENTINEL_REQ[0]), _SENTINEL_REQ[0])
 

@@ -26,8 +26,16 @@ def integer(n):
     return b":%d\r\n" % n
 
 
+# Bulk headers for small lengths: concatenating a cached header is about
+# twice as fast as %-formatting on the GET path.
+BULK_HEADERS = [b"$%d\r\n" % i for i in range(4096)]
+
+
 def bulk(b):
-    return b"$%d\r\n%s\r\n" % (len(b), b)
+    n = len(b)
+    if n < 4096:
+        return BULK_HEADERS[n] + b + b"\r\n"
+    return b"$%d\r\n%s\r\n" % (n, b)
 
 
 def bulk_str(s):

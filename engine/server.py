@@ -102,22 +102,19 @@ class Server:
 
     def process_input(self, c, data):
         """Parse what a client sent and run every complete command."""
-        c.tot_net_in += len(data)
-        self.stats.net_input_bytes += len(data)
-        c.last_interaction = self.now_ms / 1000
+        if c.close_after_reply:
+            return  # after QUIT or a protocol error nothing more is read
+        n = len(data)
+        c.tot_net_in += n
+        self.stats.net_input_bytes += n
+        c.last_interaction = self.now_ms
         parser = c.parser
         reqs = parser.parse(data)
-        if c.deferred is not None:
-            c.deferred.extend(reqs)
-        else:
-            call = self.call
-            for i, argv in enumerate(reqs):
-                if argv:
-                    call(c, argv)
-                    if c.deferred is not None or c.closed or c.close_after_reply:
-                        if c.deferred is not None:
-                            c.deferred.extend(reqs[i + 1:])
-                        break
+        if reqs:
+            if c.deferred is not None:
+                c.deferred.extend(reqs)
+            else:
+                self.run_batch(c, reqs)
         if parser.error is not None:
             err = parser.error
             parser.error = None
@@ -125,7 +122,7 @@ class Server:
             c.write(resp.error("ERR Protocol error: %s" % err))
             c.close_after_reply = True
             c.deferred = None
-        elif parser.pending_bytes() > self.config["client-query-buffer-limit"]:
+        elif parser.pending and parser.pending_bytes() > self.config["client-query-buffer-limit"]:
             logsetup.warning("Closing client that reached max query buffer length: id=%d addr=%s (qbuf initial bytes: %r)",
                              c.id, c.addr, bytes(parser.pending[:64]))
             self.free_client(c)
@@ -134,14 +131,63 @@ class Server:
         """Run requests a client sent while it was blocked, after it unblocks."""
         reqs = c.deferred
         c.deferred = None
-        while reqs and c.deferred is None and not c.closed:
-            argv = reqs.pop(0)
-            if argv:
+        if reqs:
+            self.run_batch(c, reqs)
+
+    def run_batch(self, c, reqs):
+        """Run a client's parsed requests in order. This is the hot path: the
+        common case (known command, right arity, client in no special state,
+        writes allowed) runs inline with one clock read per command; anything
+        else goes through `call`, which does every check."""
+        commands = self.commands
+        wbuf = c.wbuf
+        clock = time.perf_counter_ns
+        slow_ns = self.slowlog_threshold_ns
+        block = self.write_block_reason
+        fast = 0
+        cmd = None
+        t_prev = clock()
+        for i, argv in enumerate(reqs):
+            if not argv:
+                continue
+            cmd = commands.get(argv[0])
+            if (cmd is None or c.gated or self.monitors or (block is not None and cmd.is_write)
+                    or ((len(argv) != cmd.arity) if cmd.arity >= 0 else (len(argv) < -cmd.arity))):
                 self.call(c, argv)
-        if c.deferred is not None and reqs:
-            c.deferred.extend(reqs)
+                cmd = None
+                t_prev = clock()
+            else:
+                reply = cmd.handler(c, argv)
+                t = clock()
+                dur = t - t_prev
+                t_prev = t
+                cmd.calls += 1
+                cmd.usec += dur
+                fast += 1
+                if reply is not None:
+                    wbuf.append(reply)
+                    if reply[0] == 45:  # '-'
+                        cmd.failed_calls += 1
+                        self.stats.count_error(reply)
+                if dur >= slow_ns:
+                    self.slowlog.add(c, argv, dur // 1000, self.config["slowlog-max-len"])
+            if c.deferred is not None or c.close_after_reply or c.closed:
+                # Blocked (the rest waits), QUIT, or killed: stop here.
+                if c.deferred is not None:
+                    c.deferred.extend(reqs[i + 1:])
+                break
+        if cmd is not None:
+            c.last_cmd = cmd.name
+        if fast:
+            c.tot_cmds += fast
+            self.stats.total_commands_processed += fast
+        if wbuf and not c.in_write_list:
+            c.in_write_list = True
+            self.pending_writes.append(c)
 
     def call(self, c, argv):
+        """Run one command with every check (the slow path of run_batch, and
+        the entry point for MULTI/EXEC and unblocked clients)."""
         cmd = self.commands.get(argv[0])
         if cmd is None:
             cmd = self.commands.get(argv[0].lower())
@@ -154,9 +200,8 @@ class Server:
         if (n != a) if a >= 0 else (n < -a):
             self._reject(c, cmd, b"ERR wrong number of arguments for '%s' command" % cmd.name)
             return
-        if not c.authenticated or c.multi_queue is not None or (c.subscriptions or c.psubscriptions):
-            if self._gate(c, cmd, argv):
-                return
+        if c.gated and self._gate(c, cmd, argv):
+            return
         if cmd.is_write and self.write_block_reason is not None:
             err = self.write_refusal(cmd)
             if err is not None:
@@ -180,6 +225,7 @@ class Server:
             self.slowlog.add(c, argv, dur // 1000, self.config["slowlog-max-len"])
         if c.skip_next_reply and cmd.name != b"client":
             c.skip_next_reply = False
+            c.update_gate()
 
     def _set_slowlog_threshold(self, _old=None, new=None):
         v = self.config["slowlog-log-slower-than"] if new is None else new
@@ -341,7 +387,7 @@ class Server:
         for c in list(self.clients.values()):
             if c.kind != "normal" or c.blocked is not None or c.subscriptions or c.psubscriptions:
                 continue
-            if now - c.last_interaction > timeout:
+            if now - c.last_interaction / 1000 > timeout:
                 logsetup.verbose("Closing idle client")
                 self.free_client(c)
 

@@ -75,6 +75,7 @@ def auth(c, argv):
     if check_credentials(c, user, password):
         c.authenticated = True
         c.user = user.decode(errors="replace")
+        c.update_gate()
         return resp.OK
     from .. import logsetup
 
@@ -115,6 +116,7 @@ def hello(c, argv):
             return resp.error(WRONGPASS)
         c.authenticated = True
         c.user = user.decode(errors="replace")
+        c.update_gate()
     if not c.authenticated:
         return resp.error(b"NOAUTH HELLO must be called with the client already authenticated, otherwise the "
                           b"HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "

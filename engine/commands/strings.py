@@ -5,6 +5,7 @@ the bytes when asked, so the store itself stays a plain dict of bytes.
 """
 
 from .. import resp
+from ..resp import BULK_HEADERS
 from ..util import INT64_MAX, parse_int
 from . import command
 
@@ -32,7 +33,10 @@ def get(c, argv):
     srv.stats.keyspace_hits += 1
     if v.__class__ is not bytes:
         return resp.error(WRONGTYPE)
-    return b"$%d\r\n%s\r\n" % (len(v), v)
+    n = len(v)
+    if n < 4096:
+        return BULK_HEADERS[n] + v + b"\r\n"
+    return b"$%d\r\n%s\r\n" % (n, v)
 
 
 def _set_options(c, argv, start, cmdname, allow=("NX", "XX", "GET", "EX", "PX", "EXAT", "PXAT", "KEEPTTL")):
