@@ -1,0 +1,88 @@
+# Holdfast. The quick start is two commands: `make demo` and `make test`.
+# Everything runs from a virtual environment in .venv, made on first use.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+DEMO_ARGS ?=
+BENCH_ARGS ?=
+TOX_ARGS ?=
+
+# python3 when it is 3.11 or newer, else the first python3.1x that is. Each
+# candidate is run, not just looked up: a pyenv shim for a version that is
+# not active exists on PATH but fails.
+PYTHON_BOOT ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { command -v $$p; break; }; done)
+
+# Installs are redone only when pyproject.toml is newer than their stamp.
+STAMP_BASE := $(VENV)/.holdfast-installed
+STAMP_TEST := $(VENV)/.holdfast-installed-test
+
+.PHONY: help demo test lint bench-quick tox commands clean distclean
+
+help:
+	@echo "make demo         start a Holdfast server, load it, write results/demo/report.md, stop it"
+	@echo "make test         run the test suite (PYTEST_ARGS='-k expire -x' to pass options)"
+	@echo "make lint         ruff check ."
+	@echo "make bench-quick  Holdfast against redis-server, SET/GET at -P 1 and -P 16 (BENCH_ARGS='--rounds 1')"
+	@echo "make tox          the test suite on every Python tox finds (installs tox into .venv)"
+	@echo "make commands     the command table by family (to keep README.md honest)"
+	@echo "make clean        remove caches and demo output; make distclean also removes .venv"
+
+$(PY):
+	@test -n "$(PYTHON_BOOT)" || { echo "Python 3.11 or newer is needed (python3, python3.12 or python3.13)" >&2; exit 1; }
+	$(PYTHON_BOOT) -m venv $(VENV)
+
+$(STAMP_BASE): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[bench]'
+	@touch $@
+
+$(STAMP_TEST): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[test,bench]'
+	@touch $@ $(STAMP_BASE)
+
+demo: $(STAMP_BASE)
+	$(PY) -m bench.demo $(DEMO_ARGS)
+
+# pytest's exit status 5 means it collected no tests: say so, and fail.
+test: $(STAMP_TEST)
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit status 5): failing" >&2; fi; \
+	exit $$rc
+
+lint: $(STAMP_TEST)
+	$(PY) -m ruff check .
+
+bench-quick: $(STAMP_BASE)
+	$(PY) -m bench.quick $(BENCH_ARGS)
+
+tox: $(STAMP_BASE)
+	$(PY) -m pip install -q tox
+	$(PY) -m tox $(TOX_ARGS)
+
+# The command table as the server builds it, one line per family.
+define LIST_COMMANDS
+import collections
+from engine.commands import load_all
+groups = collections.defaultdict(list)
+for name, cmd in sorted(load_all().items()):
+    subs = " ".join(sorted(s.decode().upper() for s in cmd.subcommands))
+    groups[cmd.group].append(name.decode().upper() + (" (%s)" % subs if subs else ""))
+for group in sorted(groups):
+    print("%s: %s" % (group, ", ".join(groups[group])))
+endef
+export LIST_COMMANDS
+
+commands: $(STAMP_BASE)
+	@$(PY) -c "$$LIST_COMMANDS"
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .hypothesis .tox
+	rm -rf results/demo/data results/demo/holdfast.log results/demo/report.md
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,164 @@
+"""`make demo`: start a Holdfast server from results/demo/holdfast.conf, talk
+to it, put a short load on it, write results/demo/report.md and stop it.
+
+    python -m bench.demo [--requests 100000] [--clients 50] [--pipelines 1,16]
+                         [--port 6390] [--loader auto|redis-benchmark|python]
+
+The server is always stopped on the way out, on errors, Ctrl-C and SIGTERM
+too. Later issues grow this into primary + replica + durability report; each
+step is a function so it can.
+"""
+
+import argparse
+import datetime
+import os
+import shlex
+import sys
+import types
+
+from . import procstat
+from .quick import _csv_list, benchmark_command, measure_server
+from .serverproc import ROOT, ServerProc, exit_on_sigterm, free_port, pin_cpus
+
+DEMO_DIR = os.path.join(ROOT, "results", "demo")
+CONFIG = os.path.join(DEMO_DIR, "holdfast.conf")
+DEFAULT_PORT = 6390
+PYTHON_LOADER_MAX = 20000  # the redis-py fallback is slow: keep the demo short
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m bench.demo", description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=100000)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--pipelines", type=lambda t: _csv_list(t, int), default=[1, 16])
+    ap.add_argument("--port", type=int, default=DEFAULT_PORT, help="used when free, else any free port")
+    ap.add_argument("--loader", choices=("auto", "redis-benchmark", "python"), default="auto")
+    ap.add_argument("--out", default=DEMO_DIR, help="where report.md goes")
+    return ap.parse_args(argv)
+
+
+def start_server(port, cpu):
+    """Holdfast with the demo config; `dir` in it is relative to the repo root."""
+    os.makedirs(os.path.join(DEMO_DIR, "data"), exist_ok=True)
+    argv = [sys.executable, "-m", "engine", CONFIG, "--port", str(port)]
+    srv = ServerProc("holdfast", argv, port, cwd=ROOT, logpath=os.path.join(DEMO_DIR, "holdfast.log"), cpu=cpu)
+    return srv.start()
+
+
+def tour(port):
+    """A few commands over the wire, as a user's first session would go."""
+    import redis  # noqa: PLC0415 - redis-py comes with the `bench` extra
+
+    lines = []
+    r = redis.Redis(host="127.0.0.1", port=port, socket_timeout=10, decode_responses=True)
+    r.response_callbacks.clear()  # show replies as the server sent them (PONG, OK), not as True
+    try:
+        for argv in (("PING",), ("SET", "demo:greeting", "hello from holdfast"), ("GET", "demo:greeting"),
+                     ("SET", "demo:counter", "41", "EX", "3600"), ("GET", "demo:counter")):
+            try:
+                reply = r.execute_command(*argv)
+            except redis.ResponseError as e:
+                reply = "(error) %s" % e
+            lines.append("%s -> %r" % (" ".join(argv), reply))
+        try:
+            raw = r.execute_command("INFO", "server")
+            info = dict(ln.split(":", 1) for ln in raw.splitlines() if ":" in ln and not ln.startswith("#"))
+            lines.append("INFO server: redis_version=%s process_id=%s tcp_port=%s" % (
+                info.get("redis_version"), info.get("process_id"), info.get("tcp_port")))
+        except redis.ResponseError as e:
+            lines.append("INFO -> (error) %s" % e)
+    finally:
+        r.close()
+    return lines
+
+
+def load(srv, opts, client_cpu):
+    """SET and GET at each pipeline depth; the loader is redis-benchmark when
+    installed, else bench.quick's redis-py fallback."""
+    bench_bin = None if opts.loader == "python" else procstat.tool("redis-benchmark")
+    if bench_bin is None and opts.loader == "redis-benchmark":
+        raise SystemExit("redis-benchmark is not installed (apt-get install redis-tools)")
+    requests = opts.requests if bench_bin else min(opts.requests, PYTHON_LOADER_MAX)
+    qopts = types.SimpleNamespace(pipelines=opts.pipelines, tests=["set", "get"], requests=requests,
+                                  clients=opts.clients)
+    samples = measure_server(srv, qopts, bench_bin, client_cpu, 1)
+    return bench_bin, requests, samples
+
+
+def render(meta, tour_lines, samples):
+    out = ["# Holdfast demo run", "",
+           "Made by `make demo` (`python -m bench.demo`) on %s, commit `%s`." % (meta["date"], meta["commit"]),
+           "Machine: %s, %s CPUs; Python %s." % (meta["env"]["cpu_model"], meta["env"]["cpu_count"],
+                                                 meta["env"]["python"]),
+           "", "Server: `%s` (log: `results/demo/holdfast.log`, data: `results/demo/data/`)." % meta["server"],
+           "Pinning: %s." % meta["pinning"], "", "## A first session", "", "```"]
+    out += tour_lines
+    out += ["```", "", "## Load", ""]
+    if meta["bench_bin"]:
+        out.append("redis-benchmark, %d clients, %d requests per test; each row is its own run, so the"
+                   " server's CPU time can be read before and after it:" % (meta["clients"], meta["requests"]))
+        out += ["", "    " + meta["bench_cmd"], ""]
+    else:
+        out.append("redis-benchmark is not installed: bench.quick's redis-py loader (2 processes, one connection"
+                   " each, %d requests per test) stood in. Its figures are bound by the client, not the"
+                   " server." % meta["requests"])
+        out.append("")
+    out += ["| test | -P | requests/s | p50 ms | server CPU us/request |", "|---|---:|---:|---:|---:|"]
+    for s in samples:
+        p50 = s.get("p50_latency_ms")
+        cpu = s["cpu_us_per_req_sched"] if s.get("cpu_us_per_req_sched") is not None else s["cpu_us_per_req"]
+        out.append("| %s | %d | {:,.0f} | %s | %.2f |".format(s["rps"]) % (
+            s["test"], s["pipeline"], "-" if p50 is None else "%.3f" % p50, cpu))
+    out += ["", "Server CPU per request: the server's CPU time over the run (from /proc/PID/task/*/schedstat,"
+            " or /proc/PID/stat ticks where schedstat is missing) divided by the requests made."]
+    out += ["", "Shutdown: %s." % meta["shutdown"], "",
+            "For Holdfast against redis-server with medians over rounds, run `make bench-quick`"
+            " (report in `results/quick/report.md`).", ""]
+    return "\n".join(out)
+
+
+def main(argv=None):
+    exit_on_sigterm()
+    opts = parse_args(argv)
+    pins = pin_cpus()
+    server_cpu, client_cpu = pins if pins else (None, None)
+    port = free_port(opts.port)
+    srv = start_server(port, server_cpu)
+    print("Holdfast is up: pid %d, port %d, config %s" % (srv.pid, port, os.path.relpath(CONFIG)), flush=True)
+    try:
+        tour_lines = tour(port)
+        print("\n".join("  " + t for t in tour_lines), flush=True)
+        print("load:", flush=True)
+        bench_bin, requests, samples = load(srv, opts, client_cpu)
+    except BaseException:
+        srv.stop()
+        print("demo stopped early; the server was shut down (log: results/demo/holdfast.log)", file=sys.stderr)
+        raise
+    rc = srv.stop()
+    shutdown = "clean (exit status 0)" if rc == 0 else "exit status %s -- see results/demo/holdfast.log" % rc
+    print("server stopped: %s" % shutdown)
+    meta = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": procstat.git_commit(ROOT), "env": procstat.environment(ROOT),
+        "server": shlex.join(["python", "-m", "engine", os.path.relpath(CONFIG, ROOT), "--port", str(port)]),
+        "pinning": ("server on CPU %d, load on CPU %d (taskset)" % pins) if pins else "none",
+        "bench_bin": bench_bin, "requests": requests,
+        "bench_cmd": bench_bin and " ".join(benchmark_command(  # one line for the reader, not for a shell
+            "redis-benchmark", port, "set|get", "|".join(map(str, opts.pipelines)), requests, opts.clients)),
+        "clients": opts.clients, "shutdown": shutdown,
+    }
+    report = render(meta, tour_lines, samples)
+    os.makedirs(opts.out, exist_ok=True)
+    path = os.path.join(opts.out, "report.md")
+    with open(path, "w") as f:
+        f.write(report)
+    print("\n" + report)
+    print("report written to %s" % os.path.relpath(path))
+    return 0 if rc == 0 else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # the servers are already stopped; no traceback for Ctrl-C
+        sys.exit(130)
