@@ -15,6 +15,11 @@ VERSION = "7.0.15"  # the Redis version we speak as (INFO redis_version, HELLO)
 HOLDFAST_VERSION = "0.1.0"
 
 
+INT_MAX = 2147483647
+UINT_MAX = 4294967295
+LLONG_MAX = 9223372036854775807
+
+
 class ConfigError(Exception):
     """A bad value or directive; the message is Redis's wording."""
 
@@ -23,10 +28,11 @@ class Option:
     """One config key. `kind` is one of bool/int/memory/enum/string/special."""
 
     __slots__ = ("name", "aliases", "kind", "default", "mutable", "lo", "hi", "choices",
-                 "parse_fn", "format_fn", "sensitive", "multi_arg")
+                 "parse_fn", "format_fn", "sensitive", "multi_arg", "protected")
 
     def __init__(self, name, kind, default, *, aliases=(), mutable=True, lo=None, hi=None,
-                 choices=None, parse_fn=None, format_fn=None, sensitive=False, multi_arg=False):
+                 choices=None, parse_fn=None, format_fn=None, sensitive=False, multi_arg=False,
+                 protected=False):
         self.name = name
         self.aliases = tuple(aliases)
         self.kind = kind
@@ -38,6 +44,8 @@ class Option:
         self.format_fn = format_fn
         self.sensitive = sensitive
         self.multi_arg = multi_arg  # takes several words in the config file (save, bind)
+        # CONFIG SET refuses it unless enable-protected-configs allows (dir, dbfilename)
+        self.protected = protected
 
     def parse(self, text):
         """Text (str) -> value; raises ConfigError with Redis's reason."""
@@ -52,17 +60,12 @@ class Option:
                 return False
             raise ConfigError("argument must be 'yes' or 'no'")
         if k == "int":
-            try:
-                if text.strip() != text or text.startswith("+"):
-                    raise ValueError
-                v = int(text)
-            except ValueError:
-                raise ConfigError("argument couldn't be parsed into an integer") from None
+            v = parse_config_int(text)
             self._check_range(v)
             return v
         if k == "memory":
             v = parse_memory(text.encode())
-            if v is None:
+            if v is None or v < 0:
                 raise ConfigError("argument must be a memory value")
             self._check_range(v)
             return v
@@ -74,8 +77,10 @@ class Option:
         return text
 
     def _check_range(self, v):
-        if (self.lo is not None and v < self.lo) or (self.hi is not None and v > self.hi):
-            raise ConfigError("argument must be between %d and %d inclusive" % (self.lo, self.hi))
+        lo = -LLONG_MAX - 1 if self.lo is None else self.lo
+        hi = LLONG_MAX if self.hi is None else self.hi
+        if v < lo or v > hi:
+            raise ConfigError("argument must be between %d and %d inclusive" % (lo, hi))
 
     def format(self, v):
         if self.format_fn is not None:
@@ -83,6 +88,28 @@ class Option:
         if self.kind == "bool":
             return "yes" if v else "no"
         return str(v)
+
+
+def parse_config_int(text):
+    """An integer config value as Redis reads it (string2ll): no '+', no
+    spaces, within 64 bits."""
+    try:
+        if text.strip() != text or text.startswith("+"):
+            raise ValueError
+        v = int(text)
+    except ValueError:
+        raise ConfigError("argument couldn't be parsed into an integer") from None
+    if not -LLONG_MAX - 1 <= v <= LLONG_MAX:
+        raise ConfigError("argument couldn't be parsed into an integer")
+    return v
+
+
+def _parse_hz(text):
+    # Redis accepts 0..INT_MAX and clamps the stored value to 1..500.
+    v = parse_config_int(text)
+    if not 0 <= v <= INT_MAX:
+        raise ConfigError("argument must be between 0 and %d inclusive" % INT_MAX)
+    return min(max(v, 1), 500)
 
 
 # ---- special formats -------------------------------------------------------------
@@ -161,7 +188,7 @@ def _parse_notify(text):
     return text
 
 
-_LOGLEVELS = ("debug", "verbose", "notice", "warning", "nothing")
+_LOGLEVELS = ("debug", "verbose", "notice", "warning")
 _POLICIES = ("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
              "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction")
 
@@ -173,10 +200,10 @@ OPTIONS = [
     Option("unixsocket", "string", "", mutable=False),
     Option("unixsocketperm", "int", 0, lo=0, hi=0o777, mutable=False),
     Option("protected-mode", "bool", True),
-    Option("tcp-backlog", "int", 511, lo=0, mutable=False),
-    Option("tcp-keepalive", "int", 300, lo=0),
-    Option("timeout", "int", 0, lo=0),
-    Option("maxclients", "int", 10000, lo=1),
+    Option("tcp-backlog", "int", 511, lo=0, hi=INT_MAX, mutable=False),
+    Option("tcp-keepalive", "int", 300, lo=0, hi=INT_MAX),
+    Option("timeout", "int", 0, lo=0, hi=INT_MAX),
+    Option("maxclients", "int", 10000, lo=1, hi=UINT_MAX),
     Option("io-threads", "int", 1, lo=1, hi=128, mutable=False),
     Option("io-threads-do-reads", "bool", False, mutable=False),
     # general
@@ -185,10 +212,10 @@ OPTIONS = [
     Option("loglevel", "enum", "notice", choices=_LOGLEVELS),
     Option("logfile", "string", "", mutable=False),
     Option("syslog-enabled", "bool", False, mutable=False),
-    Option("databases", "int", 16, lo=1, mutable=False),
-    Option("hz", "int", 10, lo=1, hi=500),
+    Option("databases", "int", 16, lo=1, hi=INT_MAX, mutable=False),
+    Option("hz", "int", 10, lo=0, hi=INT_MAX, parse_fn=_parse_hz),
     Option("dynamic-hz", "bool", True),
-    Option("dir", "string", "."),
+    Option("dir", "string", ".", protected=True),
     Option("requirepass", "string", "", sensitive=True),
     Option("masterauth", "string", "", sensitive=True),
     Option("masteruser", "string", ""),
@@ -199,13 +226,13 @@ OPTIONS = [
     Option("client-output-buffer-limit", "special",
            {"normal": (0, 0, 0), "replica": (256 << 20, 64 << 20, 60), "pubsub": (32 << 20, 8 << 20, 60)},
            parse_fn=_parse_cob, format_fn=_format_cob, multi_arg=True),
-    Option("slowlog-log-slower-than", "int", 10000),
+    Option("slowlog-log-slower-than", "int", 10000, lo=-1),
     Option("slowlog-max-len", "int", 128, lo=0),
     Option("latency-monitor-threshold", "int", 0, lo=0),
     Option("notify-keyspace-events", "special", "", parse_fn=_parse_notify),
     Option("maxmemory", "memory", 0, lo=0),
     Option("maxmemory-policy", "enum", "noeviction", choices=_POLICIES),
-    Option("maxmemory-samples", "int", 5, lo=1, hi=64),
+    Option("maxmemory-samples", "int", 5, lo=1, hi=INT_MAX),
     Option("active-expire-effort", "int", 1, lo=1, hi=10),
     Option("lazyfree-lazy-expire", "bool", False),
     Option("lazyfree-lazy-user-del", "bool", False),
@@ -215,9 +242,9 @@ OPTIONS = [
     # persistence (filled by rdb/ and aof/)
     Option("save", "special", [(3600, 1), (300, 100), (60, 10000)], parse_fn=_parse_save,
            format_fn=_format_save, multi_arg=True),
-    Option("dbfilename", "string", "dump.rdb"),
+    Option("dbfilename", "string", "dump.rdb", protected=True),
     Option("rdbcompression", "bool", True),
-    Option("rdbchecksum", "bool", True),
+    Option("rdbchecksum", "bool", True, mutable=False),
     Option("stop-writes-on-bgsave-error", "bool", True),
     Option("rdb-del-sync-files", "bool", False),
     Option("appendonly", "bool", False),
@@ -225,7 +252,7 @@ OPTIONS = [
     Option("appenddirname", "string", "appendonlydir", mutable=False),
     Option("appendfsync", "enum", "everysec", choices=("always", "everysec", "no")),
     Option("no-appendfsync-on-rewrite", "bool", False),
-    Option("auto-aof-rewrite-percentage", "int", 100, lo=0),
+    Option("auto-aof-rewrite-percentage", "int", 100, lo=0, hi=INT_MAX),
     Option("auto-aof-rewrite-min-size", "memory", 64 * 1024 * 1024, lo=0),
     Option("aof-load-truncated", "bool", True),
     Option("aof-use-rdb-preamble", "bool", True),
@@ -236,33 +263,33 @@ OPTIONS = [
     Option("replicaof", "special", "", aliases=("slaveof",), mutable=False, multi_arg=True),
     Option("replica-read-only", "bool", True, aliases=("slave-read-only",)),
     Option("replica-serve-stale-data", "bool", True, aliases=("slave-serve-stale-data",)),
-    Option("replica-priority", "int", 100, lo=0, aliases=("slave-priority",)),
+    Option("replica-priority", "int", 100, lo=0, hi=INT_MAX, aliases=("slave-priority",)),
     Option("replica-announce-ip", "string", "", aliases=("slave-announce-ip",)),
     Option("replica-announce-port", "int", 0, lo=0, hi=65535, aliases=("slave-announce-port",)),
     Option("replica-announced", "bool", True),
     Option("replica-lazy-flush", "bool", False, aliases=("slave-lazy-flush",)),
     Option("repl-backlog-size", "memory", 1024 * 1024, lo=1),
     Option("repl-backlog-ttl", "int", 3600, lo=0),
-    Option("repl-timeout", "int", 60, lo=1),
-    Option("repl-ping-replica-period", "int", 10, lo=1, aliases=("repl-ping-slave-period",)),
+    Option("repl-timeout", "int", 60, lo=1, hi=INT_MAX),
+    Option("repl-ping-replica-period", "int", 10, lo=1, hi=INT_MAX, aliases=("repl-ping-slave-period",)),
     Option("repl-diskless-sync", "bool", True),
-    Option("repl-diskless-sync-delay", "int", 5, lo=0),
-    Option("repl-diskless-sync-max-replicas", "int", 0, lo=0),
+    Option("repl-diskless-sync-delay", "int", 5, lo=0, hi=INT_MAX),
+    Option("repl-diskless-sync-max-replicas", "int", 0, lo=0, hi=INT_MAX),
     Option("repl-diskless-load", "enum", "disabled", choices=("disabled", "on-empty-db", "swapdb")),
     Option("repl-disable-tcp-nodelay", "bool", False),
-    Option("min-replicas-to-write", "int", 0, lo=0, aliases=("min-slaves-to-write",)),
-    Option("min-replicas-max-lag", "int", 10, lo=0, aliases=("min-slaves-max-lag",)),
+    Option("min-replicas-to-write", "int", 0, lo=0, hi=INT_MAX, aliases=("min-slaves-to-write",)),
+    Option("min-replicas-max-lag", "int", 10, lo=0, hi=INT_MAX, aliases=("min-slaves-max-lag",)),
     # data types (filled by the types issue)
     Option("hash-max-listpack-entries", "int", 128, lo=0, aliases=("hash-max-ziplist-entries",)),
     Option("hash-max-listpack-value", "int", 64, lo=0, aliases=("hash-max-ziplist-value",)),
-    Option("list-max-listpack-size", "int", -2, aliases=("list-max-ziplist-size",)),
-    Option("list-compress-depth", "int", 0, lo=0),
+    Option("list-max-listpack-size", "int", -2, lo=-INT_MAX - 1, hi=INT_MAX, aliases=("list-max-ziplist-size",)),
+    Option("list-compress-depth", "int", 0, lo=0, hi=INT_MAX),
     Option("set-max-intset-entries", "int", 512, lo=0),
     Option("zset-max-listpack-entries", "int", 128, lo=0, aliases=("zset-max-ziplist-entries",)),
     Option("zset-max-listpack-value", "int", 64, lo=0, aliases=("zset-max-ziplist-value",)),
     Option("activerehashing", "bool", True),
-    Option("lfu-log-factor", "int", 10, lo=0),
-    Option("lfu-decay-time", "int", 1, lo=0),
+    Option("lfu-log-factor", "int", 10, lo=0, hi=INT_MAX),
+    Option("lfu-decay-time", "int", 1, lo=0, hi=INT_MAX),
 ]
 
 _BY_NAME = {}
@@ -354,40 +381,57 @@ class Config:
     # -- runtime access (CONFIG GET / SET) -----------------------------------------
 
     def get_matching(self, patterns):
-        """CONFIG GET: [(name, text)] for every option matching any glob."""
+        """CONFIG GET: [(name, text)] for every option matching any glob
+        (case-insensitive). An exact name answers under the name as given,
+        as Redis does; a glob lists canonical names and matching aliases."""
         out = {}
+        canonical_done = set()
         for pat in patterns:
-            p = pat.lower()
-            if b"*" not in p and b"?" not in p and b"[" not in p:
-                o = lookup(p.decode(errors="replace"))
-                if o is not None:
-                    out[p.decode()] = o.format(self.values[o.name])
+            if not any(ch in pat for ch in b"*?["):
+                name = pat.decode(errors="replace")
+                o = lookup(name)
+                if o is not None and name not in out:
+                    out[name] = o.format(self.values[o.name])
                 continue
-            m = glob_matcher(p)
+            m = glob_matcher(pat, nocase=True)
             for o in OPTIONS:
                 for n in (o.name,) + o.aliases:
+                    if n in out or (n == o.name and o.name in canonical_done):
+                        continue
                     if m(n.encode()):
                         out[n] = o.format(self.values[o.name])
+                        if n == o.name:
+                            canonical_done.add(n)
         return list(out.items())
 
-    def set_many(self, pairs):
-        """CONFIG SET with several pairs: all are validated, then applied; if a
-        hook fails, the ones already applied are rolled back."""
-        staged = []
-        seen = set()
-        for name, text in pairs:
+    def set_many(self, pairs, local=False):
+        """CONFIG SET with several pairs, all or nothing, checked in Redis's
+        order: names first (unknown, immutable, protected, duplicate -- the
+        first offending pair wins), then every value is parsed, then hooks
+        apply them; if a hook fails, the ones already applied are rolled
+        back. `local`: the request came over a local connection (for
+        enable-protected-configs local)."""
+        prot = self.values.get("enable-protected-configs", "no")
+        allow_protected = prot == "yes" or (prot == "local" and local)
+        opts = []
+        for name, _text in pairs:
             opt = lookup(name)
             if opt is None:
                 raise ConfigError("Unknown option or number of arguments for CONFIG SET - '%s'" % name)
-            if opt.name in seen:
-                raise ConfigError("CONFIG SET failed (possibly related to argument '%s') - duplicate parameter" % name)
-            seen.add(opt.name)
-            if not opt.mutable:
-                raise ConfigError("CONFIG SET failed (possibly related to argument '%s') - can't set immutable config" % name)
+            if not opt.mutable or (opt.protected and not allow_protected):
+                raise ConfigError("CONFIG SET failed (possibly related to argument '%s') - can't set %s config"
+                                  % (name, "immutable" if not opt.mutable else "protected"))
+            if opt in opts:
+                raise ConfigError("CONFIG SET failed (possibly related to argument '%s') - duplicate parameter"
+                                  % name)
+            opts.append(opt)
+        staged = []
+        for opt, (name, text) in zip(opts, pairs, strict=True):
             try:
                 staged.append((opt, opt.parse(text)))
             except ConfigError as e:
-                raise ConfigError("CONFIG SET failed (possibly related to argument '%s') - %s" % (name, e)) from None
+                raise ConfigError("CONFIG SET failed (possibly related to argument '%s') - %s"
+                                  % (name.lower(), e)) from None
         applied = []
         try:
             for opt, new in staged:
@@ -397,14 +441,15 @@ class Config:
                 for hook in self.hooks.get(opt.name, ()):
                     hook(old, new)
         except ConfigError as e:
-            for opt, old in reversed(applied):
-                self.values[opt.name] = old
-                for hook in self.hooks.get(opt.name, ()):
+            failed = opt.name
+            for done, old in reversed(applied):
+                self.values[done.name] = old
+                for hook in self.hooks.get(done.name, ()):
                     try:
                         hook(None, old)
                     except ConfigError:
                         pass
-            raise ConfigError("CONFIG SET failed (possibly related to argument '%s') - %s" % (opt.name, e)) from None
+            raise ConfigError("CONFIG SET failed (possibly related to argument '%s') - %s" % (failed, e)) from None
 
     # -- CONFIG REWRITE ----------------------------------------------------------
 
@@ -507,10 +552,38 @@ def args_to_config_text(argv):
             cur.append(word)
     if cur is not None:
         lines.append(cur)
-    text = []
+    # As redis-server: the text starts with an empty line and every argument
+    # is quoted, so errors read "at line 2" / ">>> 'hz "abc"'" like Redis's.
+    text = [""]
     for words in lines:
         name, args = words[0], words[1:]
         if not args and name.lower() == "save":
             args = [""]
-        text.append(" ".join([name] + [_quote(a) for a in args]))
+        text.append(" ".join([name] + [_repr_quote(a) for a in args]))
     return conf_file, "\n".join(text)
+
+
+def _repr_quote(text):
+    """Quote like Redis's sdscatrepr (the inverse of split_args)."""
+    out = ['"']
+    for ch in text:
+        o = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\a":
+            out.append("\\a")
+        elif ch == "\b":
+            out.append("\\b")
+        elif 32 <= o < 127:
+            out.append(ch)
+        else:
+            for byte in ch.encode("utf-8", "surrogateescape"):
+                out.append("\\x%02x" % byte)
+    out.append('"')
+    return "".join(out)

@@ -134,6 +134,10 @@ class EventLoop:
             timeout = max(0.0, next_cron - time.monotonic())
             if srv.pending_writes or srv.has_ready_work():
                 timeout = 0.0
+            else:
+                t = srv.seconds_to_next_deadline()
+                if t is not None and t < timeout:
+                    timeout = t
             try:
                 events = ep_poll(timeout)
             except InterruptedError:

@@ -15,9 +15,14 @@ import itertools
 import random
 import time
 
+from .scan import Scanner
+
+LFU_INIT_VAL = 5  # a new key's LFU counter, as Redis
+
 
 class Database:
-    __slots__ = ("id", "data", "expires", "avg_ttl", "expires_cursor", "watched")
+    __slots__ = ("id", "data", "expires", "avg_ttl", "expires_cursor", "watched", "atime", "freq",
+                 "enc", "deleted", "generation")
 
     def __init__(self, dbid):
         self.id = dbid
@@ -26,6 +31,16 @@ class Database:
         self.avg_ttl = 0
         self.expires_cursor = 0
         self.watched = {}  # key -> set of clients WATCHing it (transactions)
+        # Per-key metadata beside the values (so `data` stays a plain dict):
+        self.atime = {}  # key -> server.lru_clock at last access (OBJECT IDLETIME)
+        self.freq = {}  # key -> (minutes << 8) | counter, only under an LFU policy
+        self.enc = {}  # key -> encoding hint for short strings Redis keeps raw/embstr/unshared
+        # SCAN resumes an evicted cursor from these: keys only move left in
+        # `data`'s order when keys before them are deleted, so every deletion
+        # must go through the Keyspace (which counts it); `generation` changes
+        # when `data` is replaced wholesale (flush, swap).
+        self.deleted = 0
+        self.generation = 0
 
     def __len__(self):
         return len(self.data)
@@ -35,7 +50,62 @@ class Database:
         self.data = {}
         self.expires = {}
         self.avg_ttl = 0
+        self.atime = {}
+        self.freq = {}
+        self.enc = {}
+        self.generation += 1
         return n
+
+    def swap_with(self, other):
+        """SWAPDB: exchange contents; ids and WATCHers stay with the number."""
+        for name in ("data", "expires", "avg_ttl", "expires_cursor", "atime", "freq", "enc"):
+            a, b = getattr(self, name), getattr(other, name)
+            setattr(self, name, b)
+            setattr(other, name, a)
+        self.generation += 1
+        other.generation += 1
+
+    def drop_meta(self, key):
+        """Forget the side metadata of a key that left `data`."""
+        self.atime.pop(key, None)
+        if self.freq:
+            self.freq.pop(key, None)
+        if self.enc:
+            self.enc.pop(key, None)
+
+
+class ValueType:
+    """What the keyspace knows about a value class: its TYPE name, its
+    OBJECT ENCODING (fn(value) -> bytes) and how COPY duplicates it."""
+
+    __slots__ = ("name", "encoding", "copy")
+
+    def __init__(self, name, encoding, copy):
+        self.name = name
+        self.encoding = encoding
+        self.copy = copy
+
+
+VALUE_TYPES = {}  # Python class -> ValueType
+
+
+def register_type(cls, name, encoding, copy):
+    """Called by each type's module (lists, hashes, ...) so TYPE, OBJECT
+    ENCODING, COPY and SCAN TYPE know it."""
+    VALUE_TYPES[cls] = ValueType(name, encoding, copy)
+
+
+def type_name(value):
+    """The TYPE reply for a value (b"none" for None)."""
+    if value is None:
+        return b"none"
+    t = VALUE_TYPES.get(value.__class__)
+    return t.name if t is not None else b"none"
+
+
+# Strings are immutable bytes: a copy is the same object. Their encoding
+# depends on the key (hints), so OBJECT ENCODING handles them itself.
+register_type(bytes, b"string", None, lambda v: v)
 
 
 class Keyspace:
@@ -49,11 +119,42 @@ class Keyspace:
         self.expired_stale_perc = 0.0
         self.expired_time_cap_reached_count = 0
         self.active_expire_enabled = True
+        self.scanner = Scanner()  # SCAN-family cursor snapshots
+        self._policy_changed(None, server.config["maxmemory-policy"])
+        server.config.on_change("maxmemory-policy", self._policy_changed)
+
+    def _policy_changed(self, _old, new):
+        self.server.lfu_on = new is not None and new.endswith("lfu")
 
     # -- lookups ------------------------------------------------------------------
 
     def lookup(self, db, key):
-        """The live value of `key` in `db`, or None; deletes it if it expired."""
+        """The live value of `key` in `db`, or None; deletes it if it expired.
+        Counts as an access (OBJECT IDLETIME / FREQ), like lookupKeyWrite."""
+        v = db.data.get(key)
+        if v is not None:
+            if db.expires:
+                when = db.expires.get(key)
+                if when is not None and when <= self.server.now_ms and self.expire_if_needed(db, key):
+                    return None
+            srv = self.server
+            db.atime[key] = srv.lru_clock
+            if srv.lfu_on:
+                self.lfu_touch(db, key)
+        return v
+
+    def lookup_read(self, db, key, touch=True):
+        """lookup() for read commands: also counts keyspace hits/misses
+        (TYPE, EXISTS, TTL pass touch=False, as Redis's LOOKUP_NOTOUCH)."""
+        v = self.lookup(db, key) if touch else self.peek(db, key)
+        if v is None:
+            self.server.stats.keyspace_misses += 1
+        else:
+            self.server.stats.keyspace_hits += 1
+        return v
+
+    def peek(self, db, key):
+        """The live value without counting an access (expired keys still go)."""
         v = db.data.get(key)
         if v is not None and db.expires:
             when = db.expires.get(key)
@@ -61,8 +162,43 @@ class Keyspace:
                 return None
         return v
 
+    def lfu_touch(self, db, key):
+        """One access under an LFU policy: decay by idle minutes, then a
+        logarithmic increment (Redis's updateLFU)."""
+        cfg = self.server.config
+        minutes = (self.server.now_ms // 60000) & 65535
+        counter = self.lfu_counter(db, key, minutes)
+        if counter < 255:
+            base = counter - LFU_INIT_VAL
+            if random.random() < 1.0 / ((base if base > 0 else 0) * cfg["lfu-log-factor"] + 1):
+                counter += 1
+        db.freq[key] = (minutes << 8) | counter
+
+    def lfu_written(self, db, key):
+        """A write stored a value: an overwrite counts as an access and keeps
+        the counter (Redis's dbOverwrite), a new key starts at LFU_INIT_VAL."""
+        if key in db.freq:
+            self.lfu_touch(db, key)
+        else:
+            db.freq[key] = (((self.server.now_ms // 60000) & 65535) << 8) | LFU_INIT_VAL
+
+    def lfu_counter(self, db, key, minutes=None):
+        """The decayed LFU counter of a key (LFUDecrAndReturn); new keys start at 5."""
+        if minutes is None:
+            minutes = (self.server.now_ms // 60000) & 65535
+        packed = db.freq.get(key)
+        if packed is None:
+            return LFU_INIT_VAL
+        ldt, counter = packed >> 8, packed & 255
+        decay = self.server.config["lfu-decay-time"]
+        if decay:
+            elapsed = minutes - ldt if minutes >= ldt else 65535 - ldt + minutes
+            periods = elapsed // decay
+            counter = 0 if periods > counter else counter - periods
+        return counter
+
     def exists(self, db, key):
-        return self.lookup(db, key) is not None
+        return self.peek(db, key) is not None
 
     def expire_if_needed(self, db, key):
         """Delete `key` if its TTL has passed (propagating DEL). Returns True if
@@ -79,6 +215,8 @@ class Keyspace:
     def delete_expired(self, db, key):
         del db.data[key]
         del db.expires[key]
+        db.deleted += 1
+        db.drop_meta(key)
         self.expired_keys += 1
         srv = self.server
         srv.propagate(db.id, [b"DEL", key])
@@ -92,19 +230,45 @@ class Keyspace:
         db.data[key] = value
         if not keep_ttl and db.expires:
             db.expires.pop(key, None)
+        if db.enc:
+            db.enc.pop(key, None)
+        srv = self.server
+        db.atime[key] = srv.lru_clock
+        if srv.lfu_on:
+            self.lfu_written(db, key)
         if db.watched:
-            self.server.signal_modified_key(db, key)
+            srv.signal_modified_key(db, key)
 
     def delete(self, db, key):
         """Remove `key`; True if it existed (expired keys count as absent)."""
-        if self.lookup(db, key) is None:
+        if self.peek(db, key) is None:
             return False
         del db.data[key]
+        db.deleted += 1
         if db.expires:
             db.expires.pop(key, None)
+        db.drop_meta(key)
         if db.watched:
             self.server.signal_modified_key(db, key)
         return True
+
+    def transfer(self, src, key, dst, newkey):
+        """Move a live key with its TTL and access metadata to `newkey` in
+        `dst`, which the caller has made free (RENAME, MOVE)."""
+        value = src.data.pop(key)
+        src.deleted += 1
+        dst.data[newkey] = value
+        if src.expires:
+            when = src.expires.pop(key, None)
+            if when is not None:
+                dst.expires[newkey] = when
+        t = src.atime.pop(key, None)
+        dst.atime[newkey] = t if t is not None else self.server.lru_clock
+        if src.freq and key in src.freq:
+            dst.freq[newkey] = src.freq.pop(key)
+        if src.enc and key in src.enc:
+            dst.enc[newkey] = src.enc.pop(key)
+        return value
 
     def set_expire(self, db, key, when_ms):
         db.expires[key] = when_ms
@@ -114,7 +278,7 @@ class Keyspace:
 
     def ttl_ms(self, db, key):
         """-2 missing, -1 no TTL, else remaining milliseconds."""
-        if self.lookup(db, key) is None:
+        if self.peek(db, key) is None:
             return -2
         when = db.expires.get(key)
         if when is None:
@@ -127,7 +291,7 @@ class Keyspace:
             if not db.data:
                 return None
             key = random.choice(list(db.data)) if len(db.data) < 64 else _sample_key(db.data)
-            if self.lookup(db, key) is not None:
+            if self.peek(db, key) is not None:
                 return key
         return None
 
@@ -177,13 +341,9 @@ class Keyspace:
 
 
 def _sample_key(d):
-    # Random access into a dict without materializing it: iterate from a random
-    # start. O(n) worst case, but only for RANDOMKEY on big dbs.
-    n = random.randrange(len(d))
-    for i, k in enumerate(d):
-        if i == n:
-            return k
-    return None
+    # Random access into a dict without materializing it: islice skips in C.
+    # O(n) worst case, but only for RANDOMKEY on big dbs.
+    return next(itertools.islice(d, random.randrange(len(d)), None), None)
 
 
 def _sample_keys(db, count):

@@ -12,9 +12,11 @@ import os
 import time
 
 from . import logsetup, resp
+from .blocking import Blocking
 from .commands import load_all
 from .eventloop import EventLoop
 from .keyspace import Keyspace
+from .pubsub import PubSub
 from .slowlog import SlowLog
 from .stats import Stats
 
@@ -28,8 +30,11 @@ class MemorySink:
     """Collects the propagated stream in memory (DEBUG PROPAGATED), so tests
     can replay exactly what the AOF and replicas would receive."""
 
+    replication = True  # it stands for what replicas receive
+
     def __init__(self):
         self.chunks = []
+        self.db = -1
 
     def feed(self, data):
         self.chunks.append(data)
@@ -45,6 +50,8 @@ class Server:
         self.run_id = binascii.hexlify(os.urandom(20)).decode()
         self.start_time = time.time()
         self.now_ms = int(self.start_time * 1000)
+        self.lru_clock = self.now_ms // 1000  # seconds, cached per loop iteration (OBJECT IDLETIME)
+        self.lfu_on = False  # maxmemory-policy is *-lfu; the keyspace keeps it current
         self.keyspace = Keyspace(self, config["databases"])
         self.clients = {}  # fd -> Client
         self.pending_writes = []  # clients with queued replies this iteration
@@ -61,19 +68,25 @@ class Server:
         self.shutdown_flags = ()
         self.exit_code = 0
         self.propagation_targets = []
-        self.stream_db = -1  # db of the last SELECT in the propagated stream
+        self.in_exec = False  # running a transaction's commands (blocking commands do not block)
+        self.exec_pending_multi = False  # inside EXEC, no write propagated yet
+        self.exec_multi_emitted = False  # inside EXEC, MULTI already propagated
         self.memory_sink = None
         self.write_block_reason = None  # an error reply that refuses writes (MISCONF, ...)
         self.before_sleep_hooks = []
         self.cron_hooks = []
         self.shutdown_hooks = []
+        self.shutdown_waiters = []  # clients whose SHUTDOWN waits for the outcome
         self.client_free_hooks = []  # fn(client) when a client goes away
+        self.info_providers = {}  # INFO section -> [fn(server) -> [(field, value)]] (engine/info.py)
         self.other_fds = {}  # fd -> callback(ev), for subsystems' own sockets/pipes
         self.cronloops = 0
         self.notify_flags = ""  # notify-keyspace-events, parsed
         self.notify_hook = None  # set by pub/sub when it exists
         self.modified_key_hook = None  # set by WATCH when it exists
         self._build_command_table()
+        self.pubsub = PubSub(self)
+        self.blocking = Blocking(self)
         config.on_change("loglevel", lambda _o, new: logsetup.set_level(new))
         self._set_slowlog_threshold()
         config.on_change("slowlog-log-slower-than", self._set_slowlog_threshold)
@@ -123,8 +136,8 @@ class Server:
             c.close_after_reply = True
             c.deferred = None
         elif parser.pending and parser.pending_bytes() > self.config["client-query-buffer-limit"]:
-            logsetup.warning("Closing client that reached max query buffer length: id=%d addr=%s (qbuf initial bytes: %r)",
-                             c.id, c.addr, bytes(parser.pending[:64]))
+            logsetup.warning("Closing client that reached max query buffer length: id=%d addr=%s "
+                             "(qbuf initial bytes: %r)", c.id, c.addr, bytes(parser.pending[:64]))
             self.free_client(c)
 
     def resume_deferred(self, c):
@@ -144,6 +157,7 @@ class Server:
         clock = time.perf_counter_ns
         slow_ns = self.slowlog_threshold_ns
         block = self.write_block_reason
+        ready_keys = self.ready_keys
         fast = 0
         cmd = None
         t_prev = clock()
@@ -171,6 +185,11 @@ class Server:
                         self.stats.count_error(reply)
                 if dur >= slow_ns:
                     self.slowlog.add(c, argv, dur // 1000, self.config["slowlog-max-len"])
+            if ready_keys:
+                # This command fed keys that blocked clients wait on: serve
+                # them now, before this client's next command, as Redis does.
+                self.blocking.handle_ready()
+                t_prev = clock()
             if c.deferred is not None or c.close_after_reply or c.closed:
                 # Blocked (the rest waits), QUIT, or killed: stop here.
                 if c.deferred is not None:
@@ -188,6 +207,21 @@ class Server:
     def call(self, c, argv):
         """Run one command with every check (the slow path of run_batch, and
         the entry point for MULTI/EXEC and unblocked clients)."""
+        if not c.skip_next_reply:
+            self._call(c, argv)
+            return
+        # CLIENT REPLY SKIP armed by the previous command: drop this one's
+        # reply, whichever path it takes (rejected, queued or run), unless
+        # this command arms it again (another CLIENT REPLY SKIP).
+        c.skip_next_reply = "now"
+        try:
+            self._call(c, argv)
+        finally:
+            if c.skip_next_reply == "now":
+                c.skip_next_reply = False
+                c.update_gate()
+
+    def _call(self, c, argv):
         cmd = self.commands.get(argv[0])
         if cmd is None:
             cmd = self.commands.get(argv[0].lower())
@@ -207,8 +241,6 @@ class Server:
             if err is not None:
                 self._reject(c, cmd, err)
                 return
-        if self.monitors:
-            self.feed_monitors(c, argv)
         t0 = time.perf_counter_ns()
         reply = cmd.handler(c, argv)
         dur = time.perf_counter_ns() - t0
@@ -223,9 +255,8 @@ class Server:
                 self.stats.count_error(reply)
         if dur >= self.slowlog_threshold_ns:
             self.slowlog.add(c, argv, dur // 1000, self.config["slowlog-max-len"])
-        if c.skip_next_reply and cmd.name != b"client":
-            c.skip_next_reply = False
-            c.update_gate()
+        if self.monitors:
+            self.feed_monitors(c, argv, cmd)
 
     def _set_slowlog_threshold(self, _old=None, new=None):
         v = self.config["slowlog-log-slower-than"] if new is None else new
@@ -261,12 +292,22 @@ class Server:
         """The error a write command gets while writes are refused, or None."""
         return self.write_block_reason
 
-    def feed_monitors(self, c, argv):
+    def feed_monitors(self, c, argv, cmd=None):
+        """Show a command that ran to MONITOR clients, after it ran (so the
+        db is the one it left selected). As Redis: admin commands are not
+        shown, and AUTH/HELLO passwords are redacted."""
+        if cmd is not None:
+            if cmd.subcommands and len(argv) > 1:
+                cmd = cmd.subcommands.get(argv[1].lower(), cmd)
+            if "admin" in cmd.flags or "skip-monitor" in cmd.flags:
+                return
+            if cmd.name in _REDACTED_ARGS:
+                argv = _REDACTED_ARGS[cmd.name](argv)
         ts = time.time()
         parts = []
         for a in argv:
             parts.append(b'"' + _repr_arg(a) + b'"')
-        addr = "unix:" + c.addr if c.unix else c.addr
+        addr = "unix:" + self.config["unixsocket"] if c.unix else c.addr
         line = b"+%.6f [%d %s] %s\r\n" % (ts, c.db.id, addr.encode(), b" ".join(parts))
         for m in self.monitors:
             if m is not c:
@@ -274,27 +315,37 @@ class Server:
 
     # -- the one write path ------------------------------------------------------
 
-    def propagate(self, dbid, argv):
-        """Send a write, already rewritten to be deterministic, to the AOF and
-        the replication stream (and the test sink). SELECT is emitted when
-        the stream's database changes."""
-        self.dirty += 1
+    def propagate(self, dbid, argv, repl_only=False):
+        """Send a write, already rewritten to be deterministic, to every
+        consumer of the write stream: the AOF, the replication backlog, the
+        test sink. Each stream gets a SELECT when its database changes.
+        Inside EXEC the first write opens the stream's MULTI (closed by EXEC).
+        `repl_only` writes (PUBLISH) skip the AOF, as in Redis."""
+        if not repl_only:
+            self.dirty += 1
         targets = self.propagation_targets
         if not targets:
             return
-        if dbid != self.stream_db:
-            sel = resp.encode_command([b"SELECT", b"%d" % dbid])
-            for t in targets:
-                t.feed(sel)
-            self.stream_db = dbid
+        if self.exec_pending_multi:
+            self.exec_pending_multi = False
+            self.exec_multi_emitted = True
+            self.propagate(dbid, [b"MULTI"])
+            self.dirty -= 1
         data = resp.encode_command(argv)
         for t in targets:
+            if repl_only and not t.replication:
+                continue
+            if t.db != dbid:
+                t.feed(resp.encode_command([b"SELECT", b"%d" % dbid]))
+                t.db = dbid
             t.feed(data)
 
     def add_propagation_target(self, target):
-        """Attach a consumer of the write stream; it starts with a SELECT."""
+        """Attach a consumer of the write stream. A target has `feed(bytes)`,
+        `db` (the last SELECTed db of its stream, -1 to start with a SELECT)
+        and `replication` (True if it also wants replication-only writes)."""
+        target.db = -1
         self.propagation_targets.append(target)
-        self.stream_db = -1
 
     def remove_propagation_target(self, target):
         if target in self.propagation_targets:
@@ -355,7 +406,14 @@ class Server:
             pass
 
     def has_ready_work(self):
-        return False
+        return bool(self.ready_keys)
+
+    def seconds_to_next_deadline(self):
+        """How long the loop may sleep for blocked clients' timeouts (None: no limit)."""
+        if not self.blocking.blocked_clients:
+            return None
+        ms = self.blocking.ms_to_next_timeout(int(time.time() * 1000))
+        return None if ms is None else ms / 1000
 
     def handle_other_fd(self, fd, ev):
         cb = self.other_fds.get(fd)
@@ -366,6 +424,7 @@ class Server:
 
     def update_clock(self):
         self.now_ms = int(time.time() * 1000)
+        self.lru_clock = self.now_ms // 1000
 
     def cron(self):
         """serverCron: runs `hz` times a second."""
@@ -392,6 +451,11 @@ class Server:
                 self.free_client(c)
 
     def before_sleep(self):
+        blocking = self.blocking
+        if blocking.blocked_clients:
+            if self.ready_keys:
+                blocking.handle_ready()
+            blocking.check_timeouts(int(time.time() * 1000))
         for hook in self.before_sleep_hooks:
             hook()
         pw = self.pending_writes
@@ -414,7 +478,7 @@ class Server:
                 f.write("%d\n" % os.getpid())
 
     def serve_forever(self):
-        logsetup.notice("Ready to accept connections tcp" if self.config["port"] else "Ready to accept connections unix")
+        logsetup.notice("Ready to accept connections %s", "tcp" if self.config["port"] else "unix")
         self.loop.run()
         return self.exit_code
 
@@ -434,6 +498,10 @@ class Server:
             err = hook(self.shutdown_flags)
             if err and "force" not in self.shutdown_flags:
                 logsetup.warning("Errors trying to SHUTDOWN. Check logs.")
+                for c in self.shutdown_waiters:  # SHUTDOWN callers get the error
+                    if not c.closed:
+                        c.write(resp.error(b"ERR Errors trying to SHUTDOWN. Check logs."))
+                self.shutdown_waiters = []
                 self.shutdown_reason = None
                 self.shutdown_flags = ()
                 return False
@@ -457,6 +525,20 @@ def _unknown_command(argv):
             break
         args += b"'%s' " % a[: 128 - len(args)]
     return b"ERR unknown command '%s', with args beginning with: %s" % (argv[0][:128], args)
+
+
+def _redact_hello(argv):
+    out = list(argv)
+    for i in range(2, len(out) - 2):
+        if out[i].upper() == b"AUTH":
+            out[i + 2] = b"(redacted)"
+    return out
+
+
+_REDACTED_ARGS = {
+    b"auth": lambda argv: argv[:1] + [b"(redacted)"] * (len(argv) - 1),
+    b"hello": _redact_hello,
+}
 
 
 def _repr_arg(a):

@@ -9,7 +9,6 @@ reason where redis-server is missing, and fail instead when CI=true.
 import os
 
 import pytest
-
 from servers import EXTRA_ARGS, Holdfast, RealRedis, redis_server_path, tool_path
 
 
@@ -26,7 +25,10 @@ def pytest_configure(config):
 
 def require_tool(name):
     """Skip (or fail under CI) when a Debian redis tool is missing."""
-    path = tool_path(name) if name != "redis-server" else (redis_server_path() if os.path.exists(redis_server_path()) else None)
+    if name == "redis-server":
+        path = redis_server_path() if os.path.exists(redis_server_path()) else None
+    else:
+        path = tool_path(name)
     if path is None:
         msg = "%s is not installed (apt-get install redis-server redis-tools)" % name
         if os.environ.get("CI") == "true":

@@ -13,6 +13,9 @@ import redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXTRA_ARGS = []  # filled from pytest's --holdfast-arg (e.g. io-threads 4)
+# Both servers run with what the tests need (DEBUG DIGEST/PROPAGATED, CONFIG
+# SET dir/dbfilename); a test's own args come later on the line and win.
+TEST_DEFAULTS = ["--enable-debug-command", "yes", "--enable-protected-configs", "yes"]
 
 
 def free_port():
@@ -108,7 +111,7 @@ class Holdfast(ServerProcess):
         cmd = [sys.executable, "-m", "engine"]
         if self.conf_path:
             cmd.append(self.conf_path)
-        cmd += ["--port", str(self.port), "--dir", self.workdir]
+        cmd += ["--port", str(self.port), "--dir", self.workdir] + TEST_DEFAULTS
         if not any(a == "--save" for a in self.args):
             cmd += ["--save", ""]
         return cmd + self.args + EXTRA_ARGS
@@ -132,7 +135,7 @@ class RealRedis(ServerProcess):
         cmd = [redis_server_path()]
         if self.conf_path:
             cmd.append(self.conf_path)
-        cmd += ["--port", str(self.port), "--dir", self.workdir, "--daemonize", "no"]
+        cmd += ["--port", str(self.port), "--dir", self.workdir, "--daemonize", "no"] + TEST_DEFAULTS
         if not any(a == "--save" for a in self.args):
             cmd += ["--save", ""]
         return cmd + self.args

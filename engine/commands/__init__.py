@@ -13,6 +13,7 @@ Import `engine.commands.load_all()` once to fill the table.
 """
 
 import importlib
+from time import perf_counter_ns
 
 from .. import resp
 
@@ -67,7 +68,7 @@ class Command:
 _GROUP_CATEGORIES = {
     "string": "@string", "generic": "@keyspace", "list": "@list", "hash": "@hash",
     "set": "@set", "sorted-set": "@sortedset", "pubsub": "@pubsub", "transactions": "@transaction",
-    "connection": "@connection", "server": "@admin", "scripting": "@scripting",
+    "connection": "@connection", "scripting": "@scripting",
 }
 
 
@@ -132,17 +133,29 @@ def container(name, arity=-2, flags="", group="server", summary="", since="1.0.0
     upper = name.upper()
 
     def dispatch(c, argv):
-        sub = TABLE[lname].subcommands.get(argv[1].lower())
-        if sub is None or not sub.arity_ok(len(argv)):
-            if sub is None:
-                return resp.error("ERR unknown subcommand '%s'. Try %s HELP." % (_show(argv[1]), upper))
-            return resp.error("ERR wrong number of arguments for '%s|%s' command" % (name.lower(), sub.name.decode()))
-        sub.calls += 1
-        return sub.handler(c, argv)
+        return run_subcommand(c, argv, TABLE[lname], upper)
 
     TABLE[lname] = Command(lname, dispatch, arity, flags, (0, 0, 0), group, summary, since, "",
                            _categories(flags, group, ()))
     return dispatch
+
+
+def run_subcommand(c, argv, parent, upper):
+    """Run `PARENT SUB ...` with the subcommand's own statistics (INFO
+    commandstats reports `cmdstat_parent|sub`, usec in nanoseconds here)."""
+    sub = parent.subcommands.get(argv[1].lower())
+    if sub is None:
+        return resp.error("ERR unknown subcommand '%s'. Try %s HELP." % (_show(argv[1]), upper))
+    if not sub.arity_ok(len(argv)):
+        sub.rejected_calls += 1
+        return resp.error("ERR wrong number of arguments for '%s' command" % sub.fullname.decode())
+    t0 = perf_counter_ns()
+    reply = sub.handler(c, argv)
+    sub.usec += perf_counter_ns() - t0
+    sub.calls += 1
+    if reply is not None and reply[:1] == b"-":
+        sub.failed_calls += 1
+    return reply
 
 
 def _show(b, limit=128):
@@ -150,7 +163,9 @@ def _show(b, limit=128):
     return s
 
 
-_MODULES = ("keys", "strings", "expire", "connection", "server_cmds", "introspection", "debug")
+_MODULES = ("keys", "strings", "expire", "connection", "server_cmds", "introspection", "debug", "pubsub",
+            "transactions", "blocking",
+            "lists", "hashes")
 
 
 def load_all():

@@ -1,0 +1,60 @@
+"""Hash values: a plain `dict` of bytes -> bytes while Redis would keep the
+hash in a listpack, a `HashTable` (a dict subclass, same layout) once Redis
+would have converted it to a hashtable.
+
+The class is the encoding, so OBJECT ENCODING needs no side table. Redis
+7.0 converts one way, exactly when a hash gets more than
+`hash-max-listpack-entries` fields or a field or value longer than
+`hash-max-listpack-value` bytes; a converted hash stays a hashtable even
+when it shrinks again, and so does a HashTable here.
+
+A small dict iterates in insertion order, as a listpack does (an update
+keeps the field's place, a delete closes the gap), so HGETALL/HKEYS/HSCAN
+of a small hash answer in Redis's order.
+"""
+
+from ..keyspace import register_type
+
+
+class HashTable(dict):
+    """A hash Redis would keep hashtable-encoded (one-way promotion)."""
+
+    __slots__ = ()
+
+
+register_type(dict, b"hash", lambda v: b"listpack", dict.copy)
+register_type(HashTable, b"hash", lambda v: b"hashtable", HashTable)
+
+
+def is_hash(v):
+    c = v.__class__
+    return c is dict or c is HashTable
+
+
+def too_long(config, items):
+    """True if any of `items` (fields/values) is longer than a listpack
+    entry may be (hashTypeTryConversion)."""
+    limit = config["hash-max-listpack-value"]
+    for it in items:
+        if len(it) > limit:
+            return True
+    return False
+
+
+def promoted(db, key, h, config, force=False):
+    """After a write to the small hash `h` at `key`: convert it to a
+    HashTable if it now has too many fields (or `force`, when an entry was
+    too long). Returns the hash now stored at `key`."""
+    if h.__class__ is dict and (force or len(h) > config["hash-max-listpack-entries"]):
+        h = HashTable(h)
+        db.data[key] = h  # same key, same TTL: only the representation changes
+    return h
+
+
+def new_hash(pairs, config):
+    """A hash built from (field, value) pairs with the encoding Redis would
+    pick for it (for loaders: RDB, RESTORE)."""
+    h = dict(pairs)
+    if len(h) > config["hash-max-listpack-entries"] or too_long(config, h) or too_long(config, h.values()):
+        h = HashTable(h)
+    return h
