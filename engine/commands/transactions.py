@@ -1,0 +1,136 @@
+"""Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+
+Queued commands are checked when queued (unknown command, arity): an error
+there makes EXEC answer EXECABORT. WATCHed keys touched by anyone -- a write,
+an expiry, FLUSHALL -- make EXEC answer a null reply. A transaction with
+writes propagates as MULTI ... EXEC so a replica or an AOF replay applies it
+atomically (server.propagate opens the MULTI lazily at the first write).
+"""
+
+from .. import resp
+from . import command
+
+EXECABORT = b"EXECABORT Transaction discarded because of previous errors."
+
+
+def _touch(db, key):
+    for c in db.watched.get(key, ()):
+        c.flags.add("d")  # dirty CAS: the next EXEC fails
+
+
+def install(server):
+    server.modified_key_hook = _touch
+
+
+def unwatch_all(c):
+    if not c.watched_keys:
+        return
+    for db, key, _expired in c.watched_keys:
+        clients = db.watched.get(key)
+        if clients is not None:
+            clients.discard(c)
+            if not clients:
+                del db.watched[key]
+    c.watched_keys = None
+    c.flags.discard("d")
+
+
+def _discard(c):
+    c.multi_queue = None
+    c.multi_error = False
+    unwatch_all(c)
+    c.update_gate()
+
+
+@command("multi", 1, "noscript loading stale fast allow-busy", group="transactions",
+         summary="Starts a transaction.", since="1.2.0")
+def multi(c, argv):
+    if c.multi_queue is not None:
+        return resp.error(b"ERR MULTI calls can not be nested")
+    install(c.server)
+    c.multi_queue = []
+    c.multi_error = False
+    c.update_gate()
+    return resp.OK
+
+
+@command("discard", 1, "noscript loading stale fast allow-busy", group="transactions",
+         summary="Discards a transaction.", since="2.0.0")
+def discard(c, argv):
+    if c.multi_queue is None:
+        return resp.error(b"ERR DISCARD without MULTI")
+    _discard(c)
+    return resp.OK
+
+
+@command("watch", -2, "noscript loading stale fast allow-busy", keys=(1, -1, 1), group="transactions",
+         summary="Monitors changes to keys to determine the execution of a transaction.", since="2.2.0")
+def watch(c, argv):
+    if c.multi_queue is not None:
+        return resp.error(b"ERR WATCH inside MULTI is not allowed")
+    install(c.server)
+    db = c.db
+    now = c.server.now_ms
+    if c.watched_keys is None:
+        c.watched_keys = []
+    for key in argv[1:]:
+        clients = db.watched.setdefault(key, set())
+        if c in clients:
+            continue
+        clients.add(c)
+        when = db.expires.get(key)
+        c.watched_keys.append((db, key, when is not None and when <= now))
+    return resp.OK
+
+
+@command("unwatch", 1, "noscript loading stale fast allow-busy", group="transactions",
+         summary="Forgets about watched keys of a transaction.", since="2.2.0")
+def unwatch(c, argv):
+    unwatch_all(c)
+    return resp.OK
+
+
+def _watched_key_expired(c):
+    """A key that was live when WATCHed and has logically expired since
+    (not yet deleted) fails the transaction too, as in Redis 7."""
+    now = c.server.now_ms
+    for db, key, expired_at_watch in c.watched_keys or ():
+        if not expired_at_watch:
+            when = db.expires.get(key)
+            if when is not None and when <= now:
+                return True
+    return False
+
+
+@command("exec", 1, "noscript loading stale skip-slowlog", group="transactions",
+         summary="Executes all commands in a transaction.", since="1.2.0")
+def exec_(c, argv):
+    if c.multi_queue is None:
+        return resp.error(b"ERR EXEC without MULTI")
+    if c.multi_error:
+        _discard(c)
+        return resp.error(EXECABORT)
+    if "d" in c.flags or _watched_key_expired(c):
+        _discard(c)
+        return resp.null_array(c.resp)
+    queue = c.multi_queue
+    _discard(c)
+    srv = c.server
+    srv.in_exec = True
+    srv.exec_pending_multi = True
+    saved = c.wbuf
+    replies = []
+    try:
+        for _cmd, qargv in queue:
+            c.wbuf = []
+            srv.call(c, qargv)
+            replies.append(b"".join(c.wbuf))
+    finally:
+        c.wbuf = saved
+        srv.in_exec = False
+        srv.exec_pending_multi = False
+        if srv.exec_multi_emitted:
+            srv.exec_multi_emitted = False
+            srv.propagate(c.db.id, [b"EXEC"])
+            srv.dirty -= 1
+    return b"*%d\r\n" % len(replies) + b"".join(replies)
