@@ -343,20 +343,21 @@ class Config:
             except ConfigError as e:
                 raise ConfigError(_fatal(lineno, raw, str(e))) from None
 
-    def load_file(self, path):
-        try:
-            with open(path, encoding="utf-8", errors="surrogateescape") as f:
-                text = f.read()
-        except OSError as e:
-            raise ConfigError("Fatal error, can't open config file '%s': %s" % (path, e.strerror)) from None
+    def read_file(self, path):
+        """The main config file's text; remembers its path for CONFIG REWRITE."""
+        text = _read_conf(path)
         self.file = os.path.abspath(path)
-        self.load_text(text)
+        return text
+
+    def load_file(self, path):
+        self.file = os.path.abspath(path)
+        self.load_text(_read_conf(path))
 
     def _apply_directive(self, name, args):
         if name == "include":
             if len(args) != 1:
                 raise ConfigError("Bad directive or wrong number of arguments")
-            self.load_file(args[0])
+            self.load_text(_read_conf(args[0]))  # CONFIG REWRITE keeps to the main file
             return
         if name == "rename-command":
             if len(args) != 2:
@@ -373,7 +374,7 @@ class Config:
             text = " ".join(args)
         else:
             if len(args) != 1:
-                raise ConfigError("Bad directive or wrong number of arguments")
+                raise ConfigError("wrong number of arguments")
             text = args[0]
         self.values[opt.name] = opt.parse(text)
         self.loaded_from_file[opt.name] = text
@@ -515,6 +516,14 @@ def _quote(text):
     if text == "" or any(ch in text for ch in " \t\"'\\") or not text.isprintable():
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return text
+
+
+def _read_conf(path):
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            return f.read()
+    except OSError as e:
+        raise ConfigError("Fatal error, can't open config file '%s': %s" % (path, e.strerror)) from None
 
 
 def _copy(v):

@@ -8,13 +8,15 @@ from .config import HOLDFAST_VERSION, VERSION, Config, ConfigError, args_to_conf
 
 
 def build_config(argv):
+    """As redis-server: the file's text, then the `--name value` lines after
+    it in one text, so an error's line number counts from the file's top."""
     cfg = Config()
     conf_file, text = args_to_config_text(argv)
     if conf_file is not None:
         if conf_file == "-":
-            text = sys.stdin.read() + "\n" + text
+            text = sys.stdin.read() + text
         else:
-            cfg.load_file(conf_file)
+            text = cfg.read_file(conf_file) + text
     cfg.load_text(text)
     return cfg
 

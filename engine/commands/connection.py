@@ -119,7 +119,7 @@ def hello(c, argv):
         c.update_gate()
     if not c.authenticated:
         return resp.error(b"NOAUTH HELLO must be called with the client already authenticated, otherwise the "
-                          b"HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+                          b"HELLO AUTH <user> <pass> option can be used to authenticate the client and "
                           b"select the RESP protocol version at the same time")
     if name is not None:
         err = validate_client_name(name)
