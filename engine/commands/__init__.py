@@ -165,7 +165,7 @@ def _show(b, limit=128):
 
 _MODULES = ("keys", "strings", "expire", "connection", "server_cmds", "introspection", "debug", "pubsub",
             "transactions", "blocking",
-            "lists", "hashes")
+            "lists", "hashes", "sets", "zsets")
 
 
 def load_all():

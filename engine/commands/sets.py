@@ -14,6 +14,7 @@ from ..scan import parse_cursor
 from ..types.sets import SetTable, add_members, build, ordered, random_member, union_order
 from ..util import INT64_MAX, parse_int
 from . import command
+from .hashes import RANDOM_REPEAT_MAX
 from .keys import parse_scan_options, scan_reply
 
 WRONGTYPE_ERR = resp.error(b"WRONGTYPE Operation against a key holding the wrong kind of value")
@@ -176,9 +177,7 @@ def spop(c, argv):
 
 def _spop_count(c, argv):
     count = parse_int(argv[2])
-    if count is None:
-        return NOT_INT_ERR
-    if count < 0:
+    if count is None or count < 0:
         return OUT_OF_RANGE_POSITIVE
     key = argv[1]
     srv = c.server
@@ -290,6 +289,9 @@ def srandmember(c, argv):
     if s is None or count == 0:
         return resp.EMPTY_ARRAY
     if count < 0:
+        if count < -RANDOM_REPEAT_MAX:
+            # Redis would build a reply that large until memory ran out; refuse.
+            return resp.error(b"ERR value is out of range")
         return resp.bulk_array(random.choices(list(s), k=-count))
     if count >= len(s):
         return resp.bulk_array(list(union_order(s, _max_intset(c.server))))
