@@ -163,7 +163,11 @@ def _parse_cob(text):
 
 
 def _format_cob(v):
-    return " ".join("%s %d %d %d" % ((cls,) + v[cls]) for cls in _COB_CLASSES if cls in v)
+    # Redis prints the replica class under its old name.
+    return " ".join("%s %d %d %d" % ((_COB_NAMES[cls],) + v[cls]) for cls in _COB_CLASSES if cls in v)
+
+
+_COB_NAMES = {"normal": "normal", "replica": "slave", "pubsub": "pubsub"}
 
 
 def _parse_bind(text):
@@ -171,6 +175,37 @@ def _parse_bind(text):
     if not words:
         raise ConfigError("Too many bind addresses specified." if False else "wrong number of arguments")
     return words
+
+
+def _format_dir(_v):
+    # Redis answers the working directory it runs in (it chdir()s to `dir`).
+    try:
+        return os.getcwd()
+    except OSError:
+        return _v
+
+
+def _apply_dir(_old, new):
+    """CONFIG SET dir: the server works in that directory from now on."""
+    try:
+        os.chdir(new)
+    except OSError as e:
+        raise ConfigError(e.strerror) from None
+
+
+def _parse_mem_or_percent(text):
+    if text.endswith("%"):
+        try:
+            v = int(text[:-1])
+        except ValueError:
+            v = -1
+        if v < 0 or text[:-1].strip() != text[:-1]:
+            raise ConfigError("argument must be a memory or percent value")
+        return "%d%%" % v
+    v = parse_memory(text.encode())
+    if v is None or v < 0:
+        raise ConfigError("argument must be a memory or percent value")
+    return str(v)
 
 
 def _words(text):
@@ -186,6 +221,19 @@ def _parse_notify(text):
     if any(ch not in allowed for ch in text):
         raise ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
     return text
+
+
+_NOTIFY_ALL = "g$lshzxetd"
+
+
+def _format_notify(text):
+    """keyspaceEventsFlagsToString: classes in Redis's order, 'A' for all."""
+    chars = set(text.replace("A", _NOTIFY_ALL))
+    if all(ch in chars for ch in _NOTIFY_ALL):
+        out = "A"
+    else:
+        out = "".join(ch for ch in _NOTIFY_ALL + "n" if ch in chars)
+    return out + "".join(ch for ch in "KEm" if ch in chars)
 
 
 _LOGLEVELS = ("debug", "verbose", "notice", "warning")
@@ -215,7 +263,7 @@ OPTIONS = [
     Option("databases", "int", 16, lo=1, hi=INT_MAX, mutable=False),
     Option("hz", "int", 10, lo=0, hi=INT_MAX, parse_fn=_parse_hz),
     Option("dynamic-hz", "bool", True),
-    Option("dir", "string", ".", protected=True),
+    Option("dir", "string", ".", protected=True, format_fn=_format_dir),
     Option("requirepass", "string", "", sensitive=True),
     Option("masterauth", "string", "", sensitive=True),
     Option("masteruser", "string", ""),
@@ -229,7 +277,7 @@ OPTIONS = [
     Option("slowlog-log-slower-than", "int", 10000, lo=-1),
     Option("slowlog-max-len", "int", 128, lo=0),
     Option("latency-monitor-threshold", "int", 0, lo=0),
-    Option("notify-keyspace-events", "special", "", parse_fn=_parse_notify),
+    Option("notify-keyspace-events", "special", "", parse_fn=_parse_notify, format_fn=_format_notify),
     Option("maxmemory", "memory", 0, lo=0),
     Option("maxmemory-policy", "enum", "noeviction", choices=_POLICIES),
     Option("maxmemory-samples", "int", 5, lo=1, hi=INT_MAX),
@@ -250,7 +298,7 @@ OPTIONS = [
     Option("appendonly", "bool", False),
     Option("appendfilename", "string", "appendonly.aof", mutable=False),
     Option("appenddirname", "string", "appendonlydir", mutable=False),
-    Option("appendfsync", "enum", "everysec", choices=("always", "everysec", "no")),
+    Option("appendfsync", "enum", "everysec", choices=("everysec", "always", "no")),
     Option("no-appendfsync-on-rewrite", "bool", False),
     Option("auto-aof-rewrite-percentage", "int", 100, lo=0, hi=INT_MAX),
     Option("auto-aof-rewrite-min-size", "memory", 64 * 1024 * 1024, lo=0),
@@ -280,7 +328,7 @@ OPTIONS = [
     Option("min-replicas-to-write", "int", 0, lo=0, hi=INT_MAX, aliases=("min-slaves-to-write",)),
     Option("min-replicas-max-lag", "int", 10, lo=0, hi=INT_MAX, aliases=("min-slaves-max-lag",)),
     # data types (filled by the types issue)
-    Option("hash-max-listpack-entries", "int", 128, lo=0, aliases=("hash-max-ziplist-entries",)),
+    Option("hash-max-listpack-entries", "int", 512, lo=0, aliases=("hash-max-ziplist-entries",)),
     Option("hash-max-listpack-value", "int", 64, lo=0, aliases=("hash-max-ziplist-value",)),
     Option("list-max-listpack-size", "int", -2, lo=-INT_MAX - 1, hi=INT_MAX, aliases=("list-max-ziplist-size",)),
     Option("list-compress-depth", "int", 0, lo=0, hi=INT_MAX),
@@ -290,6 +338,42 @@ OPTIONS = [
     Option("activerehashing", "bool", True),
     Option("lfu-log-factor", "int", 10, lo=0, hi=INT_MAX),
     Option("lfu-decay-time", "int", 1, lo=0, hi=INT_MAX),
+    Option("stream-node-max-bytes", "memory", 4096, lo=0),
+    Option("stream-node-max-entries", "int", 100, lo=0),
+    Option("hll-sparse-max-bytes", "memory", 3000, lo=0),
+    # Accepted and reported for compatibility with redis.conf files and tools;
+    # Holdfast has no machinery they would tune (defrag, jemalloc, THP, ...).
+    Option("acllog-max-len", "int", 128, lo=0),
+    Option("acl-pubsub-default", "enum", "resetchannels", choices=("allchannels", "resetchannels")),
+    Option("activedefrag", "bool", False),
+    Option("active-defrag-cycle-min", "int", 1, lo=1, hi=99),
+    Option("active-defrag-cycle-max", "int", 25, lo=1, hi=99),
+    Option("active-defrag-ignore-bytes", "memory", 100 << 20, lo=1),
+    Option("active-defrag-max-scan-fields", "int", 1000, lo=1),
+    Option("active-defrag-threshold-lower", "int", 10, lo=0, hi=1000),
+    Option("active-defrag-threshold-upper", "int", 100, lo=0, hi=1000),
+    Option("always-show-logo", "bool", False, mutable=False),
+    Option("aof-disable-auto-gc", "bool", False),
+    Option("busy-reply-threshold", "int", 5000, lo=0, aliases=("lua-time-limit",)),
+    Option("crash-log-enabled", "bool", True),
+    Option("crash-memcheck-enabled", "bool", True),
+    Option("disable-thp", "bool", True, mutable=False),
+    Option("ignore-warnings", "string", ""),
+    Option("jemalloc-bg-thread", "bool", True),
+    Option("latency-tracking", "bool", True),
+    Option("maxmemory-clients", "special", "0", parse_fn=_parse_mem_or_percent),
+    Option("maxmemory-eviction-tenacity", "int", 10, lo=0, hi=100),
+    Option("oom-score-adj", "enum", "no", choices=("no", "yes", "relative", "absolute")),
+    Option("propagation-error-behavior", "enum", "ignore", choices=("ignore", "panic", "panic-on-replicas")),
+    Option("replica-ignore-maxmemory", "bool", True, aliases=("slave-ignore-maxmemory",)),
+    Option("replica-ignore-disk-write-errors", "bool", False),
+    Option("sanitize-dump-payload", "enum", "no", choices=("no", "yes", "clients")),
+    Option("set-proc-title", "bool", True, mutable=False),
+    Option("supervised", "enum", "no", choices=("upstart", "systemd", "auto", "no"), mutable=False),
+    Option("syslog-ident", "string", "redis", mutable=False),
+    Option("syslog-facility", "enum", "local0", choices=("user", "local0", "local1", "local2", "local3",
+                                                          "local4", "local5", "local6", "local7"), mutable=False),
+    Option("tracking-table-max-keys", "int", 1000000, lo=0),
 ]
 
 _BY_NAME = {}
@@ -313,6 +397,7 @@ class Config:
         self.hooks = {}  # name -> fn(old, new) applying a runtime change
         self.renamed_commands = {}  # rename-command old -> new (b"" disables)
         self.loaded_from_file = {}  # name -> raw text as the file/flags gave it
+        self.on_change("dir", _apply_dir)
 
     def __getitem__(self, name):
         return self.values[name]
@@ -376,7 +461,7 @@ class Config:
             if len(args) != 1:
                 raise ConfigError("wrong number of arguments")
             text = args[0]
-        self.values[opt.name] = opt.parse(text)
+        self.values[opt.name] = _merged(opt, self.values[opt.name], opt.parse(text))
         self.loaded_from_file[opt.name] = text
 
     # -- runtime access (CONFIG GET / SET) -----------------------------------------
@@ -429,7 +514,7 @@ class Config:
         staged = []
         for opt, (name, text) in zip(opts, pairs, strict=True):
             try:
-                staged.append((opt, opt.parse(text)))
+                staged.append((opt, _merged(opt, self.values[opt.name], opt.parse(text))))
             except ConfigError as e:
                 raise ConfigError("CONFIG SET failed (possibly related to argument '%s') - %s"
                                   % (name.lower(), e)) from None
@@ -470,8 +555,6 @@ class Config:
             s = raw.strip()
             argv = split_args(s.encode()) if s and not s.startswith("#") else None
             if not argv:
-                if s == "# Generated by CONFIG REWRITE":
-                    continue
                 out.append(raw)
                 continue
             opt = lookup(argv[0].decode(errors="replace"))
@@ -489,7 +572,10 @@ class Config:
             if o.format(self.values[o.name]) != o.format(o.default):
                 extra.extend(self._rewrite_lines(o))
         if extra:
-            out.append("# Generated by CONFIG REWRITE")
+            if _SIGNATURE not in (x.strip() for x in out):
+                if out and out[-1].strip():
+                    out.append("")
+                out.append(_SIGNATURE)
             out.extend(extra)
         tmp = self.file + ".tmp-%d" % os.getpid()
         with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as f:
@@ -505,17 +591,44 @@ class Config:
                 return ['save ""']
             return ["save %d %d" % p for p in v]
         if opt.name == "client-output-buffer-limit":
-            return ["client-output-buffer-limit %s %d %d %d" % ((c,) + v[c]) for c in _COB_CLASSES if c in v]
+            # as Redis: only the classes that differ from their defaults
+            return ["client-output-buffer-limit %s %s %s %d" % (_COB_NAMES[c], _human_bytes(v[c][0]),
+                                                               _human_bytes(v[c][1]), v[c][2])
+                    for c in _COB_CLASSES if c in v and v[c] != opt.default.get(c)]
+        if opt.kind == "memory":
+            return ["%s %s" % (opt.name, _human_bytes(v))]
         text = opt.format(v)
         if opt.multi_arg:
             return ["%s %s" % (opt.name, text)] if text else []
+        if opt.kind in ("string", "special"):
+            return ["%s %s" % (opt.name, _repr_quote(text))]  # Redis quotes every string option
         return ["%s %s" % (opt.name, _quote(text))]
+
+
+_SIGNATURE = "# Generated by CONFIG REWRITE"
+
+
+def _human_bytes(n):
+    """rewriteConfigBytesOption: 1gb / 10mb / 4kb when exact, else bytes."""
+    for unit, size in (("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10)):
+        if n and n % size == 0:
+            return "%d%s" % (n // size, unit)
+    return str(n)
 
 
 def _quote(text):
     if text == "" or any(ch in text for ch in " \t\"'\\") or not text.isprintable():
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return text
+
+
+def _merged(opt, current, new):
+    """client-output-buffer-limit sets only the classes it names, as Redis."""
+    if opt.name == "client-output-buffer-limit":
+        out = dict(current)
+        out.update(new)
+        return out
+    return new
 
 
 def _read_conf(path):
