@@ -19,6 +19,7 @@ import re
 
 from sortedcontainers import SortedList
 
+from .. import digest
 from ..keyspace import register_type
 
 INF = math.inf
@@ -190,6 +191,7 @@ def _encoding(z):
 
 
 register_type(ZSet, b"zset", _encoding, ZSet.copy)
+digest.register(ZSet, digest.OBJ_ZSET, lambda d, z: digest.digest_zset(d, z.dict.items()))
 
 
 def is_zset(v):
