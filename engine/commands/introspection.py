@@ -360,13 +360,15 @@ def client_setinfo(c, argv):
 
 def _clients_text(clients):
     now = _now()
-    return "".join(cl.info_line(now) + "\n" for cl in clients).encode()
+    # a client that has sent nothing yet shows cmd=NULL, as Redis
+    return "".join(cl.info_line(now).replace(" cmd=null ", " cmd=NULL ") + "\n" for cl in clients).encode()
 
 
 @subcommand("client", "list", -2, "admin noscript loading stale",
             summary="Get the list of client connections", since="2.4.0",
             complexity="O(N) where N is the number of client connections")
 def client_list(c, argv):
+    c.last_cmd = b"client|list"  # the caller's line shows the running subcommand
     clients = sorted(c.server.clients.values(), key=lambda x: x.id)
     if len(argv) == 4 and argv[2].lower() == b"type":
         want = _CLIENT_TYPES.get(argv[3].lower())
@@ -391,6 +393,7 @@ def client_list(c, argv):
 @subcommand("client", "info", 2, "noscript loading stale",
             summary="Returns information about the current client connection.", since="6.2.0")
 def client_info(c, argv):
+    c.last_cmd = b"client|info"
     return resp.verbatim(_clients_text([c]), c.resp)
 
 
