@@ -16,6 +16,7 @@ from ..util import INT64_MAX, parse_int
 from . import command
 from .hashes import RANDOM_REPEAT_MAX
 from .keys import parse_scan_options, scan_reply
+from .lists import bulk_items
 
 WRONGTYPE_ERR = resp.error(b"WRONGTYPE Operation against a key holding the wrong kind of value")
 NOT_INT_ERR = resp.error(b"ERR value is not an integer or out of range")
@@ -35,10 +36,9 @@ def _check(v):
 
 def _set_reply(c, members):
     """Members as a RESP3 set / RESP2 array."""
-    parts = [(b"~%d\r\n" if c.resp == 3 else b"*%d\r\n") % len(members)]
-    for m in members:
-        parts.append(b"$%d\r\n%s\r\n" % (len(m), m))
-    return b"".join(parts)
+    if members.__class__ is not list:
+        members = list(members)
+    return bulk_items(members, b"~%d\r\n" % len(members) if c.resp == 3 else None)
 
 
 def _max_intset(srv):
