@@ -5,7 +5,7 @@ from .. import resp
 from . import command
 
 
-@command("ping", -1, "fast stale loading", group="connection", summary="Ping the server.")
+@command("ping", -1, "fast", group="connection", summary="Ping the server.")
 def ping(c, argv):
     if len(argv) > 2:
         return resp.error(b"ERR wrong number of arguments for 'ping' command")
@@ -22,7 +22,7 @@ def echo(c, argv):
     return resp.bulk(argv[1])
 
 
-@command("quit", -1, "fast stale loading no-auth allow-busy", group="connection",
+@command("quit", -1, "noscript fast stale loading no-auth allow-busy", group="connection",
          summary="Closes the connection.")
 def quit_(c, argv):
     c.close_after_reply = True
@@ -60,7 +60,7 @@ def check_credentials(c, user, password):
     return password == required.encode("utf-8", "surrogateescape")
 
 
-@command("auth", -2, "fast stale loading no-auth allow-busy", group="connection",
+@command("auth", -2, "noscript fast stale loading no-auth allow-busy", group="connection",
          summary="Authenticates the connection.")
 def auth(c, argv):
     if len(argv) > 3:
@@ -83,7 +83,7 @@ def auth(c, argv):
     return resp.error(WRONGPASS)
 
 
-@command("hello", -1, "fast stale loading no-auth allow-busy", group="connection",
+@command("hello", -1, "noscript fast stale loading no-auth allow-busy", group="connection",
          summary="Handshakes with the Redis server.", since="6.0.0")
 def hello(c, argv):
     from ..config import VERSION

@@ -1,5 +1,5 @@
-"""Introspection: COMMAND (INFO, DOCS, COUNT, LIST, GETKEYS...), CLIENT
-(ID, SETNAME, LIST, KILL, REPLY, ...) and RESET.
+"""Introspection: COMMAND (INFO, DOCS, COUNT, LIST, GETKEYS...). CLIENT and
+RESET live in client_cmds.py.
 
 COMMAND describes each command from its registration (arity, flags, key
 positions) completed by Redis 7.0's reference data (`cmdref`): docs, tips,
@@ -7,13 +7,11 @@ key specs and ACL categories, so redis-cli's hints and client libraries see
 what Redis would tell them.
 """
 
-from time import time as _now
 
 from .. import resp
-from ..info import client_type, unique_commands
+from ..info import unique_commands
 from ..util import glob_matcher, parse_int
-from . import TABLE, cmdref, command, container, run_subcommand, subcommand
-from .connection import validate_client_name
+from . import TABLE, cmdref, container, run_subcommand, subcommand
 from .server_cmds import SYNTAX, help_reply
 
 # ---- COMMAND INFO / DOCS encoding ------------------------------------------------------
@@ -85,7 +83,7 @@ def command_info(cmd, r):
         _status_set(_acl(cmd, ref), r),
         resp.set_([resp.bulk_str(t) for t in (ref or {}).get("tips", ())], r),
         resp.set_([_encode(None, s, r) for s in _key_specs(cmd, ref)], r),
-        resp.array(subs),
+        resp.array(subs) if subs else resp.set_([], r),  # Redis: an empty set when there are none
     ])
 
 
@@ -267,9 +265,23 @@ def _getkeys(c, argv, with_flags):
         return resp.error(b"ERR Invalid arguments specified for command")
     if not with_flags:
         return resp.bulk_array([args[i] for i, _ in keys])
+    resolve = _VARIABLE_FLAGS.get(cmd.fullname)
+    if resolve is not None:
+        keys = resolve(args, keys)
     return resp.array([resp.array([resp.bulk(args[i]), _status_set([f for f in fl if f != "variable_flags"],
                                                                      c.resp)])
                        for i, fl in keys])
+
+
+def _set_key_flags(args, keys):
+    """setGetKeys: SET ... GET reads the old value (RW access update),
+    otherwise the key is only overwritten (OW update)."""
+    if any(a.lower() == b"get" for a in args[3:]):
+        return [(keys[0][0], ["RW", "access", "update"])]
+    return [(keys[0][0], ["OW", "update"])]
+
+
+_VARIABLE_FLAGS = {b"set": _set_key_flags}
 
 
 @subcommand("command", "getkeys", -4, "loading stale",
@@ -309,314 +321,3 @@ def command_help(c, argv):
         "GETKEYSANDFLAGS <full-command>",
         "    Return the keys and the access flags from a full Redis command.",
     ])
-
-
-# ---- CLIENT -------------------------------------------------------------------------------
-
-container("client", group="connection", summary="A container for client connection commands",
-          since="2.4.0")
-
-_CLIENT_TYPES = {b"normal": "normal", b"slave": "replica", b"replica": "replica", b"pubsub": "pubsub",
-                 b"master": "master"}
-
-
-@subcommand("client", "id", 2, "noscript loading stale", summary="Returns the client ID for the current connection",
-            since="5.0.0")
-def client_id(c, argv):
-    return resp.integer(c.id)
-
-
-@subcommand("client", "setname", 3, "noscript loading stale", summary="Set the current connection name",
-            since="2.6.9")
-def client_setname(c, argv):
-    err = validate_client_name(argv[2])
-    if err:
-        return resp.error(err)
-    c.name = argv[2]
-    return resp.OK
-
-
-@subcommand("client", "getname", 2, "noscript loading stale", summary="Get the current connection name",
-            since="2.6.9")
-def client_getname(c, argv):
-    return resp.bulk(c.name) if c.name else resp.null(c.resp)
-
-
-@subcommand("client", "setinfo", 4, "noscript loading stale",
-            summary="Set client or connection specific info", since="7.2.0")
-def client_setinfo(c, argv):
-    attr = argv[2].lower()
-    if attr not in (b"lib-name", b"lib-ver"):
-        return resp.error(b"ERR Unrecognized option '%s'" % argv[2])
-    for ch in argv[3]:
-        if ch < 33 or ch > 126:
-            return resp.error(b"ERR %s cannot contain spaces, newlines or special characters." % argv[2])
-    if attr == b"lib-name":
-        c.lib_name = argv[3]
-    else:
-        c.lib_ver = argv[3]
-    return resp.OK
-
-
-def _clients_text(clients):
-    now = _now()
-    # a client that has sent nothing yet shows cmd=NULL, as Redis
-    return "".join(cl.info_line(now).replace(" cmd=null ", " cmd=NULL ") + "\n" for cl in clients).encode()
-
-
-@subcommand("client", "list", -2, "admin noscript loading stale",
-            summary="Get the list of client connections", since="2.4.0",
-            complexity="O(N) where N is the number of client connections")
-def client_list(c, argv):
-    c.last_cmd = b"client|list"  # the caller's line shows the running subcommand
-    clients = sorted(c.server.clients.values(), key=lambda x: x.id)
-    if len(argv) == 4 and argv[2].lower() == b"type":
-        want = _CLIENT_TYPES.get(argv[3].lower())
-        if want is None:
-            return resp.error(b"ERR Unknown client type '%s'" % argv[3])
-        clients = [cl for cl in clients if client_type(cl) == want]
-    elif len(argv) > 3 and argv[2].lower() == b"id":
-        by_id = {cl.id: cl for cl in clients}
-        picked = []
-        for a in argv[3:]:
-            cid = parse_int(a)
-            if cid is None:
-                return resp.error(b"ERR Invalid client ID")
-            if cid in by_id:
-                picked.append(by_id[cid])
-        clients = picked
-    elif len(argv) != 2:
-        return resp.error(SYNTAX)
-    return resp.verbatim(_clients_text(clients), c.resp)
-
-
-@subcommand("client", "info", 2, "noscript loading stale",
-            summary="Returns information about the current client connection.", since="6.2.0")
-def client_info(c, argv):
-    c.last_cmd = b"client|info"
-    return resp.verbatim(_clients_text([c]), c.resp)
-
-
-@subcommand("client", "kill", -3, "admin noscript loading stale", summary="Kill the connection of a client",
-            since="2.4.0", complexity="O(N) where N is the number of client connections")
-def client_kill(c, argv):
-    """CLIENT KILL ip:port (old form: replies OK or an error, may kill the
-    caller) or CLIENT KILL <filter> <value> ... (replies the count, skips
-    the caller unless SKIPME no). Another client is closed at once; the
-    caller after its reply."""
-    srv = c.server
-    addr = laddr = user = ctype = None
-    cid = 0
-    skipme = True
-    if len(argv) == 3:
-        addr, skipme = argv[2], False
-    else:
-        i = 2
-        while i < len(argv):
-            opt = argv[i].lower()
-            if i + 1 >= len(argv):
-                return resp.error(SYNTAX)
-            val = argv[i + 1]
-            if opt == b"id":
-                cid = parse_int(val)
-                if cid is None or cid < 1:
-                    return resp.error(b"ERR client-id should be greater than 0")
-            elif opt == b"type":
-                ctype = _CLIENT_TYPES.get(val.lower())
-                if ctype is None:
-                    return resp.error(b"ERR Unknown client type '%s'" % val)
-            elif opt == b"addr":
-                addr = val
-            elif opt == b"laddr":
-                laddr = val
-            elif opt == b"user":
-                if val != b"default":  # the only user until ACLs exist
-                    return resp.error(b"ERR No such user '%s'" % val)
-                user = "default"
-            elif opt == b"skipme":
-                if val.lower() == b"yes":
-                    skipme = True
-                elif val.lower() == b"no":
-                    skipme = False
-                else:
-                    return resp.error(SYNTAX)
-            else:
-                return resp.error(SYNTAX)
-            i += 2
-    killed = 0
-    close_self = False
-    for cl in list(srv.clients.values()):
-        if addr is not None and cl.addr.encode() != addr:
-            continue
-        if laddr is not None and cl.laddr.encode() != laddr:
-            continue
-        if ctype is not None and client_type(cl) != ctype:
-            continue
-        if cid and cl.id != cid:
-            continue
-        if user is not None and cl.user != user:
-            continue
-        if cl is c:
-            if skipme:
-                continue
-            close_self = True
-        else:
-            srv.free_client(cl)
-        killed += 1
-    if close_self:
-        c.close_after_reply = True
-    if len(argv) == 3:
-        return resp.OK if killed else resp.error(b"ERR No such client")
-    return resp.integer(killed)
-
-
-@subcommand("client", "reply", 3, "noscript loading stale", summary="Instruct the server whether to reply to commands",
-            since="3.2.0")
-def client_reply(c, argv):
-    mode = argv[2].lower()
-    if mode == b"on":
-        c.reply_mode = "on"
-        c.skip_next_reply = False
-        c.update_gate()
-        return resp.OK
-    if mode == b"off":
-        c.reply_mode = "off"
-    elif mode == b"skip":
-        if c.reply_mode != "off":
-            c.skip_next_reply = True  # server.call drops the next command's reply
-    else:
-        return resp.error(SYNTAX)
-    c.update_gate()
-    return None
-
-
-@subcommand("client", "no-evict", 3, "admin noscript loading stale",
-            summary="Set client eviction mode for the current connection", since="7.0.0")
-def client_no_evict(c, argv):
-    mode = argv[2].lower()
-    if mode == b"on":
-        c.no_evict = True
-        c.flags.add("e")
-    elif mode == b"off":
-        c.no_evict = False
-        c.flags.discard("e")
-    else:
-        return resp.error(SYNTAX)
-    return resp.OK
-
-
-@subcommand("client", "unblock", -3, "admin noscript loading stale",
-            summary="Unblock a client blocked in a blocking command from a different connection",
-            since="5.0.0", complexity="O(log N) where N is the number of client connections")
-def client_unblock(c, argv):
-    cid = parse_int(argv[2])
-    if cid is None:
-        return resp.error(b"ERR value is not an integer or out of range")
-    err = False
-    if len(argv) == 4:
-        mode = argv[3].lower()
-        if mode == b"error":
-            err = True
-        elif mode != b"timeout":
-            return resp.error(b"ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
-    elif len(argv) > 4:
-        return resp.error(SYNTAX)
-    srv = c.server
-    target = next((cl for cl in srv.clients.values() if cl.id == cid), None)
-    if target is None or target.blocked is None:
-        return resp.ZERO
-    if err:
-        reply = resp.error(b"UNBLOCKED client unblocked via CLIENT UNBLOCK")
-    else:
-        reply = target.blocked.timeout_reply(target)
-    srv.blocking.unblock(target, reply)
-    return resp.ONE
-
-
-@subcommand("client", "help", 2, "loading stale", summary="Show helpful text about the different subcommands",
-            since="5.0.0")
-def client_help(c, argv):
-    return help_reply("CLIENT", [
-        "CACHING (YES|NO)",
-        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
-        "GETREDIR",
-        "    Return the client ID we are redirecting to when tracking is enabled.",
-        "GETNAME",
-        "    Return the name of the current connection.",
-        "ID",
-        "    Return the ID of the current connection.",
-        "INFO",
-        "    Return information about the current client connection.",
-        "KILL <ip:port>",
-        "    Kill connection made from <ip:port>.",
-        "KILL <option> <value> [<option> <value> [...]]",
-        "    Kill connections. Options are:",
-        "    * ADDR (<ip:port>|<unixsocket>:0)",
-        "      Kill connections made from the specified address",
-        "    * LADDR (<ip:port>|<unixsocket>:0)",
-        "      Kill connections made to specified local address",
-        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
-        "      Kill connections by type.",
-        "    * USER <username>",
-        "      Kill connections authenticated by <username>.",
-        "    * SKIPME (YES|NO)",
-        "      Skip killing current connection (default: yes).",
-        "LIST [options ...]",
-        "    Return information about client connections. Options:",
-        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
-        "      Return clients of specified type.",
-        "UNPAUSE",
-        "    Stop the current client pause, resuming traffic.",
-        "PAUSE <timeout> [WRITE|ALL]",
-        "    Suspend all, or just write, clients for <timeout> milliseconds.",
-        "REPLY (ON|OFF|SKIP)",
-        "    Control the replies sent to the current connection.",
-        "SETNAME <name>",
-        "    Assign the name <name> to the current connection.",
-        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
-        "    Unblock the specified blocked client.",
-        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
-        "         [OPTIN] [OPTOUT] [NOLOOP]",
-        "    Control server assisted client side caching.",
-        "TRACKINGINFO",
-        "    Report tracking status for the current connection.",
-        "NO-EVICT (ON|OFF)",
-        "    Protect current client connection from eviction.",
-    ])
-
-
-# ---- RESET --------------------------------------------------------------------------------
-
-@command("reset", 1, "noscript loading stale fast no-auth allow-busy", group="connection",
-         summary="Reset the connection", since="6.2.0")
-def reset(c, argv):
-    """Back to a fresh connection's state: db 0, RESP2, default user, no
-    transaction/watches, no subscriptions, no name, replies on, not a
-    monitor."""
-    if c.kind in ("master", "replica"):
-        return resp.error(b"ERR can only reset normal client connections")
-    srv = c.server
-    if c.is_monitor:
-        c.is_monitor = False
-        if c in srv.monitors:
-            srv.monitors.remove(c)
-    c.db = srv.keyspace.dbs[0]
-    c.resp = 2
-    c.user = "default"
-    c.authenticated = not srv.config["requirepass"]
-    c.multi_queue = None
-    c.multi_error = False
-    if c.watched_keys:
-        from .transactions import unwatch_all  # noqa: PLC0415 - optional module
-
-        unwatch_all(c)
-    c.flags.discard("d")
-    if c.subscriptions or c.psubscriptions:
-        srv.pubsub.unsubscribe_all(c)
-    c.name = b""
-    c.reply_mode = "on"
-    c.skip_next_reply = False
-    c.update_gate()
-    return resp.simple(b"RESET")
-
-
