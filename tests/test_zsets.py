@@ -292,6 +292,26 @@ def run_script(pair, script):
 
 
 SCRIPTS = {
+    "parsing": [
+        ("ZADD", "z", "nx", "nx", "1", "a"), ("ZADD", "z", "INCR", "GT", "1", "b"),
+        ("ZADD", "z", "INCR", "GT", "1", "b"), ("ZADD", "z", "INCR", "LT", "1", "b"),
+        ("ZADD", "z", "INCR", "LT", "-1", "b"), ("ZADD", "z", "CH", "INCR", "1", "a"),
+        ("ZADD", "z", "XX", "CH", "INCR", "1", "zz"), ("ZADD", "z", "1e", "x1"), ("ZADD", "z", "0x", "x2"),
+        ("ZADD", "z", "1.5e+3", "x3"), ("ZADD", "z", "-.5", "x4"), ("ZADD", "z", "infinity", "x5"),
+        ("ZADD", "z", "+infinity", "x6"), ("ZADD", "z", "-Infinity", "x7"), ("ZADD", "z", "1_000", "x8"),
+        ("ZADD", "z", "1 ", "x9"), ("ZADD", "z", "", "x10"), ("ZADD", "z", "0x1p-2", "x11"),
+        ("ZADD", "z", "1e-320", "x12"), ("ZADD", "z", "4.9e-324", "x13"),
+        ("ZADD", "z", "1.7976931348623157e308", "x14"), ("ZADD", "z", "1.8e308", "x15"),
+        ("ZADD", "z", "00012", "x16"), ("ZADD", "z", "1.", "x17"), ("ZADD", "z", ".", "x18"),
+        ("ZADD", "z", "+.5e1", "x19"), ("ZRANGE", "z", "0", "-1", "WITHSCORES"), ("ZRANGEBYSCORE", "z", "1e", "5"),
+        ("ZRANGEBYSCORE", "z", "(1e", "5"), ("ZRANGEBYSCORE", "z", "1.8e308", "inf"),
+        ("ZRANGEBYSCORE", "z", "-1.8e308", "1"), ("ZRANGEBYSCORE", "z", "  2", "1e3000"),
+        ("ZRANGEBYSCORE", "z", "((1", "5"), ("ZRANGEBYSCORE", "z", "(", "("), ("ZRANGEBYSCORE", "z", "[1", "5"),
+        ("ZRANGEBYSCORE", "z", "1e-400", "1"), ("ZCOUNT", "z", "-inf", "(inf"), ("ZCOUNT", "z", "(-inf", "inf"),
+        ("ZINCRBY", "z", "1e308", "x14"), ("ZINCRBY", "z", "1.7976931348623157e308", "x14"), ("ZSCORE", "z", "x14"),
+        ("ZUNION", "1", "z", "WEIGHTS", "1e-400"), ("ZUNION", "1", "z", "WEIGHTS", " 1"),
+        ("ZUNION", "1", "z", "WEIGHTS", "nan"), ("ZUNION", "1", "z", "WEIGHTS", "inf", "WITHSCORES"),
+    ],
     "basics": [
         ("ZADD", "z", "1", "a", "2", "b", "3", "c"), ("ZADD", "z", "-0", "a", "0x10", "b"),
         ("ZADD", "z", "1e400", "c"), ("ZADD", "z", " 1", "c"), ("ZADD", "z", "nan", "c"),
