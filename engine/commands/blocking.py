@@ -259,3 +259,76 @@ def blmpop(c, argv):
 
     srv.blocking.block(c, db, keys, deadline, serve, _null_array)
     return None
+
+
+# ---- BZPOPMIN / BZPOPMAX / BZMPOP (with the sorted-set cores of zsets.py) --------------
+
+try:
+    from ..types.zsets import ZSet
+    from .zsets import parse_zmpop, zpop
+except ImportError:  # sorted sets not there: no blocking zset pops either
+    zpop = None
+
+
+def _bzpop_keys(c, keys, count, where_max, deadline):
+    """Serve at once from the first non-empty zset among `keys` (like
+    ZPOPMIN/ZPOPMAX/ZMPOP, and propagated as ZPOPMIN|ZPOPMAX key [n]), or
+    block. `count` None: BZPOPMIN/BZPOPMAX's flat reply; else BZMPOP's."""
+    srv = c.server
+    db = c.db
+    lookup = srv.keyspace.lookup
+    for key in keys:
+        z = lookup(db, key)
+        if z is None:
+            continue
+        if z.__class__ is not ZSet:
+            return WRONGTYPE_ERR
+        if not z:
+            continue
+        return zpop(c, db, key, count, where_max)
+    if _deny_blocking(c):
+        return _null_array(c)
+
+    def serve(cl, sdb, skey):
+        return zpop(cl, sdb, skey, count, where_max)
+
+    srv.blocking.block(c, db, keys, deadline, serve, _null_array)
+    return None
+
+
+if zpop is not None:
+
+    def _bzpop(c, argv, where_max):
+        deadline = parse_timeout(c, argv[-1])
+        if deadline.__class__ is bytes:
+            return deadline
+        return _bzpop_keys(c, argv[1:-1], None, where_max, deadline)
+
+    @command("bzpopmin", -3, "write noscript blocking fast", keys=(1, -2, 1), group="sorted-set", since="5.0.0",
+             summary="Removes and returns the member with the lowest score from one or more sorted sets. Blocks "
+                     "until a member is available otherwise. Deletes the sorted set if the last element was popped.",
+             complexity="O(log(N)) with N being the number of elements in the sorted set.")
+    def bzpopmin(c, argv):
+        return _bzpop(c, argv, False)
+
+    @command("bzpopmax", -3, "write noscript blocking fast", keys=(1, -2, 1), group="sorted-set", since="5.0.0",
+             summary="Removes and returns the member with the highest score from one or more sorted sets. Blocks "
+                     "until a member available otherwise.  Deletes the sorted set if the last element was popped.",
+             complexity="O(log(N)) with N being the number of elements in the sorted set.")
+    def bzpopmax(c, argv):
+        return _bzpop(c, argv, True)
+
+    @command("bzmpop", -5, "write blocking movablekeys", group="sorted-set", since="7.0.0",
+             summary="Removes and returns a member by score from one or more sorted sets. Blocks until a member is "
+                     "available otherwise. Deletes the sorted set if the last element was popped.",
+             complexity="O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements "
+                        "in the sorted set, and M being the number of elements popped.")
+    def bzmpop(c, argv):
+        parsed = parse_zmpop(argv, 2)
+        if parsed.__class__ is bytes:
+            return parsed
+        keys, where_max, count = parsed
+        deadline = parse_timeout(c, argv[1])
+        if deadline.__class__ is bytes:
+            return deadline
+        return _bzpop_keys(c, keys, count, where_max, deadline)
