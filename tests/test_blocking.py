@@ -529,28 +529,67 @@ def test_reply_shapes_match_redis(hf_server, real_redis_server, proto):
         rr.close()
 
 
-def test_served_later_matches_redis(hf_server, real_redis_server):
-    """The same sequence of waiters and pushes on both servers: the same
-    replies to every client, byte for byte."""
+# Scenarios run on both servers: ("block", i, cmd...) parks waiter i,
+# ("run", cmd...) runs a command on the pushing connection, ("recv", i)
+# takes waiter i's reply, ("quiet", i) checks it has none (0.15 s).
+_SCENARIOS = {
+    "move_then_mpop": [
+        ("block", 0, "BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"),
+        ("block", 1, "BLMPOP", "0", "2", "m", "src", "RIGHT", "COUNT", "5"),
+        ("run", "RPUSH", "src", "1", "2", "3"), ("recv", 0), ("recv", 1),
+        ("run", "SET", "dst", "x"), ("block", 0, "BRPOPLPUSH", "src", "dst", "0"),
+        ("run", "RPUSH", "src", "4"), ("recv", 0), ("run", "LRANGE", "src", "0", "-1"),
+    ],
+    "same_key_move_then_pop": [
+        ("block", 0, "BLMOVE", "s", "s", "LEFT", "RIGHT", "0"), ("block", 1, "BLPOP", "s", "0"),
+        ("run", "LPUSH", "s", "1"), ("recv", 0), ("recv", 1), ("run", "EXISTS", "s"),
+    ],
+    "two_keys_one_exec": [
+        ("block", 0, "BLPOP", "x", "y", "0"), ("block", 1, "BLPOP", "y", "0"),
+        ("run", "MULTI"), ("run", "RPUSH", "x", "1"), ("run", "RPUSH", "y", "2"), ("run", "EXEC"),
+        ("recv", 0), ("recv", 1),
+    ],
+    "mpop_counts_share": [
+        ("block", 0, "BLMPOP", "0", "1", "m", "LEFT", "COUNT", "2"),
+        ("block", 1, "BLMPOP", "0", "1", "m", "LEFT", "COUNT", "2"),
+        ("run", "RPUSH", "m", "1", "2", "3"), ("recv", 0), ("recv", 1),
+    ],
+    "move_source_becomes_zset": [
+        ("block", 0, "BLMOVE", "zz", "d", "LEFT", "LEFT", "0"), ("run", "ZADD", "zz", "1", "m"), ("quiet", 0),
+        ("run", "DEL", "zz"), ("run", "RPUSH", "zz", "x"), ("recv", 0),
+    ],
+    "zset_and_list_waiters": [
+        ("block", 0, "BZPOPMAX", "k", "0"), ("block", 1, "BLPOP", "k", "0"),
+        ("run", "RPUSH", "k", "v"), ("recv", 1), ("quiet", 0),
+        ("run", "ZADD", "k", "1", "a", "2", "b"), ("recv", 0), ("run", "ZRANGE", "k", "0", "-1"),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(_SCENARIOS))
+def test_served_later_matches_redis(hf_server, real_redis_server, name):
+    """The same waiters and pushes on both servers: the same replies to
+    every client, byte for byte."""
     out = []
     for srv in (hf_server, real_redis_server):
         p = RawConn(srv.port)
-        c = [connect(srv.port, p) for _ in range(2)] + [p]
+        w = [connect(srv.port, p) for _ in range(2)]
         p("FLUSHALL")
         got = []
-        c[0].block("BLMOVE", "src", "dst", "LEFT", "RIGHT", "0")
-        c[1].block("BLMPOP", "0", "2", "m", "src", "RIGHT", "COUNT", "5")
-        got.append(p("RPUSH", "src", "1", "2", "3"))
-        got += [c[0].recv(), c[1].recv()]
-        p("SET", "dst", "x")
-        c[0].block("BRPOPLPUSH", "src", "dst", "0")
-        got.append(p("RPUSH", "src", "4"))
-        got.append(c[0].recv())
-        got.append(p("LRANGE", "src", "0", "-1"))
-        for x in c:
+        for step in _SCENARIOS[name]:
+            if step[0] == "block":
+                w[step[1]].block(*step[2:])
+            elif step[0] == "run":
+                got.append(("run", p(*step[1:])))
+            elif step[0] == "recv":
+                got.append(("recv", w[step[1]].recv()))
+            else:
+                got.append(("quiet", w[step[1]].recv(0.15)))
+        for x in w + [p]:
             x.close()
         out.append(got)
     assert out[0] == out[1]
+    assert all(v is not None for kind, v in out[0] if kind == "recv")
 
 
 # ---- sorted sets ------------------------------------------------------------------------------
