@@ -26,6 +26,7 @@ import time
 from .. import digest, logsetup, resp
 from ..keyspace import VALUE_TYPES
 from ..server import MemorySink
+from ..util import parse_int
 from . import command
 from .server_cmds import help_reply, is_local
 
@@ -105,22 +106,187 @@ def _encoding(db, key, v):
     return vt.encoding(v) if vt is not None and vt.encoding is not None else b"unknown"
 
 
-def _serialized_length(v):
-    """A stand-in for rdbSavedObjectLen: a string's RDB length (integers
-    saved as int encodings), the sum of element lengths otherwise."""
-    if v.__class__ is bytes:
-        if len(v) <= 11 and re.fullmatch(rb"-?[1-9]\d*|0", v):
-            n = int(v)
+# ---- serializedlength: the size rdbSaveObject would write ---------------------------------
+
+_INT_RE = re.compile(rb"-?[1-9]\d{0,19}|0")
+
+
+def _ll(b):
+    """string2ll: the integer a string strictly spells, or None."""
+    if len(b) <= 20 and _INT_RE.fullmatch(b):
+        n = int(b)
+        if -(1 << 63) <= n < (1 << 63):
+            return n
+    return None
+
+
+def _len_size(n):
+    """rdbSaveLen's size."""
+    return 1 if n < 64 else 2 if n < 16384 else 5 if n <= 0xFFFFFFFF else 9
+
+
+def _raw_string_size(b, compress):
+    """rdbSaveRawString: int encoding for short integers, LZF above 20 bytes."""
+    n = len(b)
+    if n <= 11:
+        v = _ll(b)
+        if v is not None:
             for size, bound in ((2, 1 << 7), (3, 1 << 15), (5, 1 << 31)):
-                if -bound <= n < bound:
+                if -bound <= v < bound:
                     return size
-        return len(v) + (1 if len(v) < 64 else 2 if len(v) < 16384 else 5)
+    if compress and n > 20:
+        try:
+            import lzf  # noqa: PLC0415 - optional C extension
+
+            packed = lzf.compress(bytes(b), n - 4)
+        except ImportError:
+            packed = None
+        if packed:
+            return 1 + _len_size(len(packed)) + _len_size(n) + len(packed)
+    return _len_size(n) + n
+
+
+def _lp_entry(b):
+    """One listpack entry's bytes: encoding + data + backlen (lpEncodeGetType)."""
+    v = _ll(b)
+    if v is not None:
+        if 0 <= v <= 127:
+            body = bytes((v,))
+        elif -4096 <= v <= 4095:
+            u = v & 0x1FFF
+            body = bytes((0xC0 | (u >> 8), u & 0xFF))
+        else:
+            for tag, width in ((0xF1, 2), (0xF2, 3), (0xF3, 4), (0xF4, 8)):
+                if -(1 << (8 * width - 1)) <= v < (1 << (8 * width - 1)):
+                    body = bytes((tag,)) + (v & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
+                    break
+    else:
+        n = len(b)
+        if n < 64:
+            body = bytes((0x80 | n,)) + b
+        elif n < 4096:
+            body = bytes((0xE0 | (n >> 8), n & 0xFF)) + b
+        else:
+            body = b"\xf0" + n.to_bytes(4, "little") + b
+    n = len(body)
+    if n <= 127:
+        back = bytes((n,))
+    else:
+        groups = []
+        while n:
+            groups.append(n & 127)
+            n >>= 7
+        # stored so that it reads backwards: the last byte holds the low bits
+        back = bytes([groups[-1]] + [g | 128 for g in reversed(groups[:-1])])
+    return body + back
+
+
+def _lp_entry_size(b):
+    return len(_lp_entry(b))
+
+
+def _listpack_bytes(items):
+    body = b"".join(_lp_entry(x) for x in items)
+    total = 6 + len(body) + 1
+    return total.to_bytes(4, "little") + min(len(items), 65535).to_bytes(2, "little") + body + b"\xff"
+
+
+def _listpack_size(items):
+    return 6 + sum(_lp_entry_size(x) for x in items) + 1
+
+
+_OPT_LEVELS = (4096, 8192, 16384, 32768, 65536)
+
+
+def _quicklist_nodes(items, fill):
+    """Node sizes and counts as RPUSH builds them (_quicklistNodeAllowInsert)."""
+    nodes = []
+    sz = count = 0
+    for x in items:
+        n = len(x)
+        if count:
+            overhead = (1 if n < 254 else 5) + (1 if n < 64 else 2 if n < 16384 else 5)
+            new_sz = sz + n + overhead
+            if fill < 0:
+                allow = -fill - 1 < len(_OPT_LEVELS) and new_sz <= _OPT_LEVELS[-fill - 1]
+            else:
+                allow = new_sz <= 8192 and count < fill
+            if not allow:
+                nodes.append((sz, count))
+                sz = count = 0
+        if not count:
+            sz = 7
+        sz += _lp_entry_size(x)
+        count += 1
+    if count:
+        nodes.append((sz, count))
+    return nodes
+
+
+def _d2string(score):
+    if score != score:
+        return b"nan"
+    if score in (float("inf"), float("-inf")):
+        return b"inf" if score > 0 else b"-inf"
+    if score == int(score) and abs(score) < 2 ** 63:
+        return b"%d" % int(score)
+    return (b"%.17g" % score)
+
+
+def _serialized_length(v, cfg):
+    """What DEBUG OBJECT reports as serializedlength (rdbSavedObjectLen)."""
+    compress = cfg["rdbcompression"]
+    cls = v.__class__
+    if cls is bytes:
+        return _raw_string_size(v, compress)
+    enc = _encoding(None, None, v)
+    if enc == b"quicklist":
+        items = list(v)
+        nodes = _quicklist_nodes(items, cfg["list-max-listpack-size"])
+        total, i = _len_size(len(nodes)), 0
+        for _sz, count in nodes:
+            total += 1 + _blob_size(_listpack_bytes(items[i:i + count]), compress)
+            i += count
+        return total
+    if enc == b"listpack":
+        if hasattr(v, "sl"):  # a zset: member, score pairs in score order
+            flat = [x for score, member in v.sl for x in (member, _d2string(score))]
+        else:
+            flat = [x for kv in v.items() for x in kv]
+        return _blob_size(_listpack_bytes(flat), compress)
+    if enc == b"intset":
+        ints = sorted(int(m) for m in v)
+        width = 2
+        for n in ints:
+            if not -(1 << 15) <= n < (1 << 15):
+                width = max(width, 4 if -(1 << 31) <= n < (1 << 31) else 8)
+        blob = width.to_bytes(4, "little") + len(ints).to_bytes(4, "little") + b"".join(
+            (n & ((1 << (8 * width)) - 1)).to_bytes(width, "little") for n in ints)
+        return _blob_size(blob, compress)
+    if enc == b"skiplist":
+        return _len_size(len(v)) + sum(_raw_string_size(m, compress) + 8 for m in v.dict)
+    if hasattr(v, "items"):
+        return _len_size(len(v)) + sum(_raw_string_size(f, compress) + _raw_string_size(x, compress)
+                                       for f, x in v.items())
     try:
-        items = v.items() if hasattr(v, "items") else v
-        return sum(len(x) + 1 if isinstance(x, bytes) else sum(len(y) + 1 for y in x if isinstance(y, bytes))
-                   for x in items) + 1
+        return _len_size(len(v)) + sum(_raw_string_size(m, compress) for m in v)
     except TypeError:
         return 0
+
+
+def _blob_size(blob, compress):
+    """A packed blob (listpack, intset) saved with rdbSaveRawString (never
+    an integer: it starts with its binary size)."""
+    return _raw_string_size(blob, compress)
+
+
+def _ql_extra(v, cfg):
+    fill = cfg["list-max-listpack-size"]
+    nodes = _quicklist_nodes(list(v), fill)
+    n = len(nodes)
+    return (b" ql_nodes:%d ql_avg_node:%.2f ql_listpack_max:%d ql_compressed:%d ql_uncompressed_size:%d"
+            % (n, (len(v) / n) if n else 0.0, fill, 1 if cfg["list-compress-depth"] else 0,
+               sum(sz for sz, _ in nodes)))
 
 
 def _object(c, argv):
@@ -133,8 +299,12 @@ def _object(c, argv):
     lru = getattr(srv, "lru_clock", int(time.time()))
     atime = getattr(db, "atime", None)
     idle = max(lru - atime.get(key, lru), 0) if atime else 0
+    cfg = srv.config
+    enc = _encoding(db, key, v)
     text = (b"Value at:0x%x refcount:1 encoding:%s serializedlength:%d lru:%d lru_seconds_idle:%d"
-            % (id(v), _encoding(db, key, v), _serialized_length(v), lru & 0xFFFFFF, idle))
+            % (id(v), enc, _serialized_length(v, cfg), lru & 0xFFFFFF, idle))
+    if enc == b"quicklist":
+        text += _ql_extra(v, cfg)
     return resp.simple(text)
 
 
@@ -177,6 +347,31 @@ def _propagated(c, argv):
     return resp.error(b"ERR syntax error")
 
 
+def _populate(c, argv):
+    """DEBUG POPULATE <count> [<prefix>] [<size>]: key:N -> value:N (padded
+    with zero bytes or cut to <size>), skipping existing keys, not propagated."""
+    count = parse_int(argv[2])
+    if count is None or count < 0:
+        return resp.error(b"ERR value is out of range, must be positive")
+    size = 0
+    if len(argv) == 5:
+        size = parse_int(argv[4])
+        if size is None or size < 0:
+            return resp.error(b"ERR value is out of range, must be positive")
+    prefix = argv[3] if len(argv) >= 4 else b"key"
+    ks = c.server.keyspace
+    db = c.db
+    for j in range(count):
+        key = b"%s:%d" % (prefix, j)
+        if ks.lookup(db, key) is not None:
+            continue
+        val = b"value:%d" % j
+        if size:
+            val = val[:size] + b"\x00" * max(0, size - len(val))
+        ks.set(db, key, val)
+    return resp.OK
+
+
 register("help", _help, 2, 2)
 register("digest", _digest, 2, 2, [
     "DIGEST",
@@ -193,6 +388,13 @@ register("log", _log, 3, 3, [
 register("object", _object, 3, 3, [
     "OBJECT <key>",
     "    Show low level info about `key` and associated value.",
+])
+register("populate", _populate, 3, 5, [
+    "POPULATE <count> [<prefix>] [<size>]",
+    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+    "    it is used instead of the 'key' prefix. These are not propagated to",
+    "    replicas. Cluster slots are not respected so keys not belonging to the",
+    "    current node can be created in cluster mode.",
 ])
 register("propagated", _propagated, 3, 3, [
     "PROPAGATED (START|GET|STOP)",
