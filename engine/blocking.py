@@ -115,6 +115,15 @@ class Blocking:
         if st is None:
             return
         self._detach(c, st)
+        if reply[:1] == b"-":
+            # Woken with an error (CLIENT UNBLOCK ... ERROR, a BLMOVE whose
+            # destination changed type): Redis counts it in errorstats and
+            # as a failed call of the blocking command.
+            srv = self.server
+            srv.stats.count_error(reply)
+            cmd = srv.commands.get(c.last_cmd)
+            if cmd is not None:
+                cmd.failed_calls += 1
         c.write(reply)
         self._unblocked.append(c)
 

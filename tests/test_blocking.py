@@ -404,11 +404,16 @@ def test_client_unblock(conns):
     a.block("BLPOP", "q", "0")
     assert p("CLIENT", "UNBLOCK", cid) == b":1\r\n"
     assert a.recv() == b"*-1\r\n"  # as a timeout
+    p("CONFIG", "RESETSTAT")
     a.block("BLMOVE", "q", "d", "LEFT", "LEFT", "0")
     a.send("PING")
     assert p("CLIENT", "UNBLOCK", cid, "ERROR") == b":1\r\n"
     assert a.recv() == b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
     assert a.recv() == b"+PONG\r\n"  # what it pipelined runs after
+    # Counted as an error reply of BLMOVE, as Redis does.
+    assert b"errorstat_UNBLOCKED:count=1" in p("INFO", "errorstats")
+    assert b"cmdstat_blmove:calls=1," in p("INFO", "commandstats")
+    assert b"failed_calls=1" in [ln for ln in p("INFO", "commandstats").split(b"\r\n") if b"blmove" in ln][0]
     assert p("CLIENT", "UNBLOCK", cid) == b":0\r\n"  # not blocked
     assert p("CLIENT", "UNBLOCK", "999999") == b":0\r\n"
     assert p("CLIENT", "UNBLOCK", cid, "foo") == b"-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n"
