@@ -413,3 +413,31 @@ def test_slowlog_not_logging_with_minus_one(hf):
         assert hf.slowlog_len() == 0
     finally:
         hf.config_set("slowlog-log-slower-than", "10000")
+
+
+def test_tracking_info_without_tracking(hf, rr):
+    """CLIENT TRACKING is not implemented; GETREDIR/TRACKINGINFO answer as
+    Redis does for a connection that does not track."""
+    for proto in (2, 3):
+        a, b = RawConn(port_of(hf), proto=proto), RawConn(port_of(rr), proto=proto)
+        for args in (("CLIENT", "TRACKINGINFO"), ("CLIENT", "GETREDIR"), ("CLIENT", "GETREDIR", "x")):
+            assert a(*args) == b(*args), (proto, args)
+        a.close()
+        b.close()
+
+
+def test_requirepass_set_at_runtime(holdfast_factory, redis_factory):
+    """CONFIG SET requirepass: connections already open stay
+    authenticated, new ones need AUTH; clearing it opens the door again."""
+    replies = []
+    for srv in (holdfast_factory(), redis_factory()):
+        old = RawConn(srv.port)
+        out = [old("CONFIG", "SET", "requirepass", "pw"), old("PING")]
+        new = RawConn(srv.port)
+        out += [new("PING"), new("AUTH", "nope"), new("AUTH", "pw"), new("PING")]
+        fresh = RawConn(srv.port)
+        out += [fresh("AUTH", "default", "pw"), old("CONFIG", "SET", "requirepass", "")]
+        out += [RawConn(srv.port)("PING")]
+        replies.append(out)
+    assert replies[0] == replies[1]
+    assert replies[0][2].startswith(b"-NOAUTH")

@@ -205,6 +205,24 @@ def client_no_evict(c, argv):
     return resp.OK
 
 
+# Client-side caching (CLIENT TRACKING) is not implemented: a connection is
+# never tracking, and these report exactly that, as Redis does for one.
+
+@subcommand("client", "getredir", 2, "noscript loading stale",
+            summary="Get tracking notifications redirection client ID if any", since="6.0.0")
+def client_getredir(c, argv):
+    return resp.integer(-1)
+
+
+@subcommand("client", "trackinginfo", 2, "noscript loading stale",
+            summary="Return information about server assisted client side caching for the current connection",
+            since="6.2.0")
+def client_trackinginfo(c, argv):
+    return resp.map_([(resp.bulk(b"flags"), resp.set_([resp.bulk(b"off")], c.resp)),
+                      (resp.bulk(b"redirect"), resp.integer(-1)),
+                      (resp.bulk(b"prefixes"), resp.EMPTY_ARRAY)], c.resp)
+
+
 @subcommand("client", "unblock", -3, "admin noscript loading stale",
             summary="Unblock a client blocked in a blocking command from a different connection",
             since="5.0.0", complexity="O(log N) where N is the number of client connections")
