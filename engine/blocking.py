@@ -96,13 +96,15 @@ class Blocking:
                     if not q:
                         continue
                     data = db.data
-                    for c in list(q):  # serving removes c from q
+                    i = 0  # waiters before i were skipped (data of another type for them)
+                    while i < len(q):
+                        c = q[i]
                         st = c.blocked
-                        if st is None or c.closed or st.db is not db:
-                            continue  # already served through another key this round
-                        reply = st.serve(c, db, key)
+                        reply = None if st is None or c.closed else st.serve(c, db, key)
                         if reply is not None:
-                            self.unblock(c, reply)
+                            self.unblock(c, reply)  # removes c (at i) from q
+                        else:
+                            i += 1
                         if key not in data:
                             break  # emptied (and deleted): nothing for the others
         finally:
