@@ -133,6 +133,8 @@ class Blocking:
         """Run the requests woken clients pipelined while blocked, in the
         order they were woken; serve keys those requests fill, and repeat."""
         srv = self.server
+        if self._serving:
+            return  # never from inside handle_ready (it would not drain `ready`)
         while self._unblocked or self.ready:
             woken = self._unblocked
             self._unblocked = []
