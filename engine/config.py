@@ -6,6 +6,7 @@ to parse a value, how to print it back, whether it may change at runtime and
 which hook (if any) applies a change to the running server.
 """
 
+import glob
 import os
 
 from .protocol import split_args
@@ -22,6 +23,11 @@ LLONG_MAX = 9223372036854775807
 
 class ConfigError(Exception):
     """A bad value or directive; the message is Redis's wording."""
+
+
+class ConfigFileError(ConfigError):
+    """A config file that cannot be read: reported as is, not as a
+    FATAL CONFIG FILE ERROR block (Redis logs it and exits)."""
 
 
 class Option:
@@ -208,6 +214,14 @@ def _parse_mem_or_percent(text):
     return str(v)
 
 
+def _filename_check(name, what):
+    def parse(text):
+        if "/" in text:  # pathIsBaseName
+            raise ConfigError("%s can't be a path, just a %s" % (name, what))
+        return text
+    return parse
+
+
 def _words(text):
     return text.split()
 
@@ -290,14 +304,16 @@ OPTIONS = [
     # persistence (filled by rdb/ and aof/)
     Option("save", "special", [(3600, 1), (300, 100), (60, 10000)], parse_fn=_parse_save,
            format_fn=_format_save, multi_arg=True),
-    Option("dbfilename", "string", "dump.rdb", protected=True),
+    Option("dbfilename", "string", "dump.rdb", protected=True, parse_fn=_filename_check("dbfilename", "filename")),
     Option("rdbcompression", "bool", True),
     Option("rdbchecksum", "bool", True, mutable=False),
     Option("stop-writes-on-bgsave-error", "bool", True),
     Option("rdb-del-sync-files", "bool", False),
     Option("appendonly", "bool", False),
-    Option("appendfilename", "string", "appendonly.aof", mutable=False),
-    Option("appenddirname", "string", "appendonlydir", mutable=False),
+    Option("appendfilename", "string", "appendonly.aof", mutable=False,
+           parse_fn=_filename_check("appendfilename", "filename")),
+    Option("appenddirname", "string", "appendonlydir", mutable=False,
+           parse_fn=_filename_check("appenddirname", "dirname")),
     Option("appendfsync", "enum", "everysec", choices=("everysec", "always", "no")),
     Option("no-appendfsync-on-rewrite", "bool", False),
     Option("auto-aof-rewrite-percentage", "int", 100, lo=0, hi=INT_MAX),
@@ -425,6 +441,8 @@ class Config:
             args = [a.decode(errors="surrogateescape") for a in argv[1:]]
             try:
                 self._apply_directive(name, args)
+            except ConfigFileError:
+                raise
             except ConfigError as e:
                 raise ConfigError(_fatal(lineno, raw, str(e))) from None
 
@@ -442,7 +460,13 @@ class Config:
         if name == "include":
             if len(args) != 1:
                 raise ConfigError("Bad directive or wrong number of arguments")
-            self.load_text(_read_conf(args[0]))  # CONFIG REWRITE keeps to the main file
+            pattern = args[0]
+            if any(ch in pattern for ch in "*?["):
+                paths = sorted(glob.glob(pattern))  # Redis 7.0 includes every match
+            else:
+                paths = [pattern]
+            for path in paths:
+                self.load_text(_read_conf(path))  # CONFIG REWRITE keeps to the main file
             return
         if name == "rename-command":
             if len(args) != 2:
@@ -636,7 +660,7 @@ def _read_conf(path):
         with open(path, encoding="utf-8", errors="surrogateescape") as f:
             return f.read()
     except OSError as e:
-        raise ConfigError("Fatal error, can't open config file '%s': %s" % (path, e.strerror)) from None
+        raise ConfigFileError("Fatal error, can't open config file '%s': %s" % (path, e.strerror)) from None
 
 
 def _copy(v):
@@ -653,36 +677,44 @@ def _fatal(lineno, raw, reason):
 
 
 def args_to_config_text(argv):
-    """Turn `[CONFIG-FILE] --name value ...` command-line words into
-    (config_file_or_None, config text) as redis-server does: each `--name`
-    starts a new line, the words after it are its arguments."""
+    """Turn `[CONFIG-FILE] [-] --name value ...` command-line words into
+    (config file or None, read stdin?, config text) exactly as redis-server's
+    main() does: `--name` starts a line unless the option before it still
+    has no argument (then it is that argument: `--port --hz` is port
+    "--hz"); other words are quoted arguments; `--save` with nothing after
+    it means `save ""`; "-" first or last reads the config from stdin."""
     conf_file = None
-    i = 0
-    if argv and not argv[0].startswith("--"):
+    j = 0
+    if argv and not argv[0].startswith("-"):
         conf_file = argv[0]
-        i = 1
-    lines = []
-    cur = None
-    for word in argv[i:]:
-        if word.startswith("--") and len(word) > 2:
-            if cur is not None:
-                lines.append(cur)
-            cur = [word[2:]]
-        elif cur is None:
-            raise ConfigError("Invalid argument '%s'" % word)
+        j = 1
+    from_stdin = False
+    options = ""
+    handled_last = True
+    n = len(argv)
+    while j < n:
+        word = argv[j]
+        if word == "-" and (j == 0 or j == n - 1):
+            from_stdin = True
+        elif handled_last and word.startswith("--"):
+            if options:
+                options += "\n"
+            options += word[2:] + " "
+            if len(word[2:].split()) <= 1:
+                handled_last = False  # just a name: the next word is its argument
+                nxt = argv[j + 1] if j + 1 < n else None
+                if word.lower() == "--save" and (nxt is None or nxt.startswith("--")):
+                    options += '""'  # `--save --port 1` / trailing `--save`: save ""
+                    handled_last = True
+            else:
+                handled_last = True  # "--port 6380" as one word
         else:
-            cur.append(word)
-    if cur is not None:
-        lines.append(cur)
-    # As redis-server: the text starts with an empty line and every argument
-    # is quoted, so errors read "at line 2" / ">>> 'hz "abc"'" like Redis's.
-    text = [""]
-    for words in lines:
-        name, args = words[0], words[1:]
-        if not args and name.lower() == "save":
-            args = [""]
-        text.append(" ".join([name] + [_repr_quote(a) for a in args]))
-    return conf_file, "\n".join(text)
+            options += _repr_quote(word) + " "
+            handled_last = True
+        j += 1
+    # As redis-server: the options come after the file's text and a newline,
+    # so errors read "at line 2" / ">>> 'hz "abc"'" like Redis's.
+    return conf_file, from_stdin, "\n" + options
 
 
 def _repr_quote(text):

@@ -4,20 +4,18 @@ import os
 import sys
 
 from . import logsetup
-from .config import HOLDFAST_VERSION, VERSION, Config, ConfigError, args_to_config_text
+from .config import HOLDFAST_VERSION, VERSION, Config, ConfigError, ConfigFileError, args_to_config_text
 
 
 def build_config(argv):
     """As redis-server: the file's text, then the `--name value` lines after
     it in one text, so an error's line number counts from the file's top."""
     cfg = Config()
-    conf_file, text = args_to_config_text(argv)
-    if conf_file is not None:
-        if conf_file == "-":
-            text = sys.stdin.read() + text
-        else:
-            text = cfg.read_file(conf_file) + text
-    cfg.load_text(text)
+    conf_file, from_stdin, options = args_to_config_text(argv)
+    text = cfg.read_file(conf_file) if conf_file is not None else ""
+    if from_stdin:
+        text += sys.stdin.read()
+    cfg.load_text(text + options)
     return cfg
 
 
@@ -37,6 +35,10 @@ def main(argv=None):
         return 0
     try:
         cfg = build_config(argv)
+    except ConfigFileError as e:
+        logsetup.configure()  # as Redis: a log line on stdout, not a FATAL block
+        logsetup.warning("%s", e)
+        return 1
     except ConfigError as e:
         print(str(e), file=sys.stderr)
         return 1

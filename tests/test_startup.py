@@ -230,20 +230,76 @@ def test_fatal_config_errors_match_redis(tmp_path, conf, flags):
     assert fatal_block(ours.stderr) == fatal_block(theirs.stderr)
 
 
-def test_fatal_error_from_flags_only(tmp_path):
+@pytest.mark.parametrize("args", [
+    ["--hz", "abc"], ["--port"], ["--port", "--hz", "5"], ["--loglevel"], ["--hz", "5", "--hz", "abc"],
+    ["--save", "10"], ["--hz", "5", "stray"], ["--save", "--hz", "abc"], ["--hz", "abc", "--save"],
+    ["--dbfilename", "a/b"], ["--appendfilename", "x/y"], ["--hz", "x"],
+    ["--port 6380 junk"],
+])
+def test_fatal_error_from_flags_only(tmp_path, args):
+    """Command-line words become config lines exactly as redis-server's
+    main() builds them (a bare `--name` takes the next word, even `--x`)."""
     require_tool("redis-server")
-    args = ["--hz", "abc"]
     ours = run_holdfast(args, tmp_path)
     theirs = run_redis(args, tmp_path)
     assert ours.returncode == theirs.returncode == 1
     assert fatal_block(ours.stderr) == fatal_block(theirs.stderr)
 
 
+def test_include_missing_file(tmp_path):
+    require_tool("redis-server")
+    conf = tmp_path / "main.conf"
+    conf.write_text("include %s\n" % (tmp_path / "missing.conf"))
+    ours, theirs = run_holdfast([str(conf)], tmp_path), run_redis([str(conf)], tmp_path)
+    assert ours.returncode == theirs.returncode == 1
+    want = "Fatal error, can't open config file '%s': No such file or directory" % (tmp_path / "missing.conf")
+    assert want in theirs.stdout and want in ours.stdout
+    assert "FATAL CONFIG FILE ERROR" not in ours.stderr
+
+
+def test_include_and_glob(tmp_path):
+    (tmp_path / "a.conf").write_text("hz 11\n")
+    (tmp_path / "b.conf").write_text("loglevel warning\n")
+    port = free_port()
+    conf = tmp_path / "main.conf"
+    conf.write_text("include %s\nport %d\nsave \"\"\n" % (tmp_path / "?.conf", port))
+    proc = subprocess.Popen([sys.executable, "-m", "engine", str(conf)], cwd=str(tmp_path), env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        r = _wait_client(port, proc)
+        assert r.config_get("hz", "loglevel") == {"hz": "11", "loglevel": "warning"}
+        r.config_set("hz", "12")
+        r.config_rewrite()  # the main file is rewritten, never an included one
+        r.close()
+        assert (tmp_path / "a.conf").read_text() == "hz 11\n"
+        assert "hz 12" in conf.read_text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+
+
+def test_config_from_stdin(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "-", "--save", ""], cwd=str(tmp_path), env=_env(),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc.stdin.write(b"port %d\nhz 7\n" % port)
+    proc.stdin.close()
+    try:
+        r = _wait_client(port, proc)
+        assert r.config_get("hz") == {"hz": "7"}
+        r.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.stdout.read()
+        proc.wait(15)
+    assert proc.returncode == 0
+
+
 def test_missing_config_file(tmp_path):
     missing = str(tmp_path / "nope.conf")
     res = run_holdfast([missing], tmp_path)
     assert res.returncode == 1
-    assert "Fatal error, can't open config file '%s': No such file or directory" % missing in res.stdout + res.stderr
+    assert "Fatal error, can't open config file '%s': No such file or directory" % missing in res.stdout
 
 
 # ---- timeout, maxclients, requirepass --------------------------------------------------
