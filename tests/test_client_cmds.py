@@ -441,3 +441,29 @@ def test_requirepass_set_at_runtime(holdfast_factory, redis_factory):
         replies.append(out)
     assert replies[0] == replies[1]
     assert replies[0][2].startswith(b"-NOAUTH")
+
+
+def test_slowlog_entries_like_redis(hf, rr):
+    """The same commands leave the same argument lists (truncated alike,
+    AUTH/HELLO/CONFIG SET secrets redacted as Redis does) and names."""
+    out = []
+    for r in (hf, rr):
+        r.config_set("slowlog-log-slower-than", "0")
+        r.slowlog_reset()
+        try:
+            conn = RawConn(port_of(r))
+            conn("CLIENT", "SETNAME", "cmp")
+            conn("SET", "k", "v" * 300)
+            conn("DEL", *["a%d" % i for i in range(40)])
+            conn("AUTH", "secret")
+            conn("HELLO", "2", "AUTH", "default", "pw")
+            conn("CONFIG", "SET", "masterauth", "hidden")
+            conn("GET", "k")
+            entries = conn.parsed("SLOWLOG", "GET", "-1")
+            conn.close()
+            out.append([(e[3], e[5]) for e in reversed(entries)])
+        finally:
+            r.config_set("slowlog-log-slower-than", "10000")
+            r.config_set("masterauth", "")
+            r.slowlog_reset()
+    assert out[0] == out[1]

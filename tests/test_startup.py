@@ -353,6 +353,8 @@ def test_maxclients_refusal(holdfast_factory):
         data += chunk
     assert data == b"-ERR max number of clients reached\r\n"
     s.close()
+    assert a.info("stats")["rejected_connections"] == 1
+    assert a.info("clients")["connected_clients"] == 2
     a.close()
     time.sleep(0.1)
     c = srv.client()
@@ -405,3 +407,11 @@ def _raw(port, payload, nreplies):
         data += chunk
     s.close()
     return data
+
+
+def test_info_config_file_and_executable(holdfast_factory):
+    srv = holdfast_factory(config_text="hz 12\n")
+    info = srv.client().info("server")
+    assert info["config_file"] == os.path.abspath(srv.conf_path)
+    assert info["hz"] == info["configured_hz"] == 12
+    assert holdfast_factory().client().info("server")["config_file"] == ""

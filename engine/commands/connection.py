@@ -60,9 +60,24 @@ def check_credentials(c, user, password):
     return password == required.encode("utf-8", "surrogateescape")
 
 
+def redact(argv, *positions):
+    """Hide secrets from SLOWLOG and MONITOR, which read argv after the
+    command ran (Redis's redactClientCommandArgument)."""
+    for i in positions:
+        if i < len(argv):
+            argv[i] = b"(redacted)"
+
+
 @command("auth", -2, "noscript fast stale loading no-auth allow-busy", group="connection",
          summary="Authenticates the connection.")
 def auth(c, argv):
+    try:
+        return _auth(c, argv)
+    finally:
+        redact(argv, *range(1, len(argv)))
+
+
+def _auth(c, argv):
     if len(argv) > 3:
         return resp.error(b"ERR syntax error")
     if len(argv) == 2:
@@ -86,6 +101,15 @@ def auth(c, argv):
 @command("hello", -1, "noscript fast stale loading no-auth allow-busy", group="connection",
          summary="Handshakes with the Redis server.", since="6.0.0")
 def hello(c, argv):
+    try:
+        return _hello(c, argv)
+    finally:
+        for i in range(2, len(argv) - 2):
+            if argv[i].upper() == b"AUTH":
+                redact(argv, i + 1, i + 2)
+
+
+def _hello(c, argv):
     from ..config import VERSION
     from ..util import parse_int
 

@@ -5,6 +5,7 @@ import time
 
 from .. import info, logsetup, resp
 from ..config import ConfigError
+from ..config import lookup as lookup_option
 from ..util import parse_int
 from . import command, container, subcommand
 
@@ -58,6 +59,10 @@ def config_set(c, argv):
         return resp.error(SYNTAX)
     pairs = [(argv[i].decode(errors="surrogateescape"), argv[i + 1].decode(errors="surrogateescape"))
              for i in range(2, len(argv), 2)]
+    for i in range(2, len(argv), 2):
+        opt = lookup_option(pairs[(i - 2) // 2][0])
+        if opt is not None and opt.sensitive:
+            argv[i + 1] = b"(redacted)"  # SLOWLOG and MONITOR never show secrets
     try:
         c.server.config.set_many(pairs, local=is_local(c))
     except ConfigError as e:
