@@ -90,7 +90,10 @@ def test_client_errors_match_redis(hf, rr):
              ("CLIENT", "KILL", "ID", "1", "ID"), ("CLIENT", "REPLY", "foo"), ("CLIENT", "NO-EVICT", "maybe"),
              ("CLIENT", "NO-EVICT"), ("CLIENT", "LIST", "TYPE", "foo"), ("CLIENT", "LIST", "ID", "abc"),
              ("CLIENT", "LIST", "foo"), ("CLIENT", "INFO", "x"), ("CLIENT", "UNBLOCK", "abc"),
-             ("CLIENT", "ID", "x"), ("CLIENT", "GETNAME", "x"), ("ECHO",), ("ECHO", "a", "b"), ("TIME", "x"),
+             ("CLIENT", "ID", "x"), ("CLIENT", "GETNAME", "x"), ("CLIENT", "UNBLOCK", "1", "timeout", "x"),
+             ("CLIENT", "UNBLOCK", "1", "foo"), ("CLIENT", "KILL", "ID", "0"), ("CLIENT", "KILL", "ADDR"),
+             ("CLIENT", "LIST", "ID"), ("CLIENT", "REPLY", "on", "x"), ("CLIENT", "SETNAME", "x", "y"),
+             ("ECHO",), ("ECHO", "a", "b"), ("TIME", "x"),
              ("ROLE", "x"), ("LASTSAVE", "x"), ("RESET", "x"), ("MONITOR", "x")]
     for args in cases:
         same_error(hf, rr, *args)

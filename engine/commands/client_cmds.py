@@ -227,6 +227,9 @@ def client_trackinginfo(c, argv):
             summary="Unblock a client blocked in a blocking command from a different connection",
             since="5.0.0", complexity="O(log N) where N is the number of client connections")
 def client_unblock(c, argv):
+    if len(argv) > 4:
+        return resp.error(b"ERR unknown subcommand or wrong number of arguments for '%s'. Try CLIENT HELP."
+                          % argv[1][:128])
     cid = parse_int(argv[2])
     if cid is None:
         return resp.error(b"ERR value is not an integer or out of range")
@@ -237,8 +240,6 @@ def client_unblock(c, argv):
             err = True
         elif mode != b"timeout":
             return resp.error(b"ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
-    elif len(argv) > 4:
-        return resp.error(SYNTAX)
     srv = c.server
     target = next((cl for cl in srv.clients.values() if cl.id == cid), None)
     if target is None or target.blocked is None:
