@@ -1,6 +1,7 @@
 """COMMAND and its subcommands, compared with Debian's redis-server 7.0, and
 redis-cli (which reads COMMAND DOCS for its hints) talking to Holdfast."""
 
+import shutil
 import subprocess
 
 import pytest
@@ -141,7 +142,8 @@ def test_command_docs_every_implemented_command(conns):
 ])
 def test_getkeys_like_redis(conns, args):
     a, b = conns
-    if args[0].encode() not in a.parsed("COMMAND", "LIST"):
+    name = args[0].encode()
+    if name not in a.parsed("COMMAND", "LIST") and name in b.parsed("COMMAND", "LIST"):
         pytest.skip("%s not implemented yet" % args[0])
     assert a("COMMAND", "GETKEYS", *args) == b("COMMAND", "GETKEYS", *args), args
 
@@ -227,8 +229,10 @@ def test_redis_cli_same_output_as_redis(hf_server, hf, rr):
 def test_redis_cli_stat_and_hints_work(hf_server):
     # --stat polls INFO; one line of output is enough to show it parses it
     path = require_tool("redis-cli")
-    proc = subprocess.Popen([path, "-p", str(hf_server.port), "--stat", "-i", "0.1"], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    cmd = [path, "-p", str(hf_server.port), "--stat", "-i", "0.1"]
+    if shutil.which("stdbuf"):
+        cmd = ["stdbuf", "-oL"] + cmd  # redis-cli does not flush a pipe per line
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         lines = [proc.stdout.readline() for _ in range(3)]
     finally:

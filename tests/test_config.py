@@ -5,6 +5,7 @@ import os
 
 import pytest
 import redis
+from rawresp import RawConn
 
 
 def _err(r, *args):
@@ -120,15 +121,18 @@ def test_set_values_normalised_like_redis(hf, rr):
 
 def test_set_takes_effect(hf, hf_server):
     hf.config_set("maxclients", "3")
-    others = [hf_server.client() for _ in range(2)]
-    for o in others:
-        o.ping()
-    with pytest.raises(redis.ConnectionError):
-        extra = hf_server.client()
-        extra.ping()
-    for o in others:
-        o.close()
-    hf.config_set("maxclients", "10000")
+    try:
+        others = [RawConn(hf_server.port) for _ in range(2)]
+        for o in others:
+            assert o("PING") == b"+PONG\r\n"
+        extra = RawConn(hf_server.port)
+        with pytest.raises(ConnectionError):  # refused with an error, then closed
+            assert extra("PING") == b"-ERR max number of clients reached\r\n"
+            extra("PING")
+        for o in others:
+            o.close()
+    finally:
+        hf.config_set("maxclients", "10000")
 
 
 def test_set_dir_changes_working_directory(hf_server, hf, tmp_path):
