@@ -586,14 +586,16 @@ class Config:
                 out.append(raw)
                 continue
             if opt.name in done:
-                continue  # repeated lines (save, ...) collapse into one
+                out.append("")  # repeated lines (save, ...): Redis blanks them
+                continue
             done.add(opt.name)
             out.extend(self._rewrite_lines(opt))
         extra = []
         for o in OPTIONS:
             if o.name in done:
                 continue
-            if o.format(self.values[o.name]) != o.format(o.default):
+            # dir is always written (Redis: the absolute working directory)
+            if o.name == "dir" or o.format(self.values[o.name]) != o.format(o.default):
                 extra.extend(self._rewrite_lines(o))
         if extra:
             if _SIGNATURE not in (x.strip() for x in out):
