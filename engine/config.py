@@ -8,6 +8,7 @@ which hook (if any) applies a change to the running server.
 
 import glob
 import os
+import re
 
 from .protocol import split_args
 from .util import glob_matcher, parse_memory
@@ -70,7 +71,7 @@ class Option:
             self._check_range(v)
             return v
         if k == "memory":
-            v = parse_memory(text.encode())
+            v = parse_memory(text.encode()) if "-" not in text else None  # memtoull takes no sign
             if v is None or v < 0:
                 raise ConfigError("argument must be a memory value")
             self._check_range(v)
@@ -96,11 +97,14 @@ class Option:
         return str(v)
 
 
+_STRING2LL = re.compile(r"-?[1-9][0-9]*|0", re.ASCII)
+
+
 def parse_config_int(text):
     """An integer config value as Redis reads it (string2ll): no '+', no
     spaces, within 64 bits."""
     try:
-        if text.strip() != text or text.startswith("+"):
+        if not _STRING2LL.fullmatch(text):  # no '+', spaces, leading zeros, "-0"
             raise ValueError
         v = int(text)
     except ValueError:
@@ -201,15 +205,14 @@ def _apply_dir(_old, new):
 
 def _parse_mem_or_percent(text):
     if text.endswith("%"):
-        try:
-            v = int(text[:-1])
-        except ValueError:
-            v = -1
-        if v < 0 or text[:-1].strip() != text[:-1]:
+        if not _STRING2LL.fullmatch(text[:-1]) or int(text[:-1]) < 0:
             raise ConfigError("argument must be a memory or percent value")
+        v = int(text[:-1])
+        if v > 100:
+            raise ConfigError("percentage argument must be less or equal to 100")
         return "%d%%" % v
-    v = parse_memory(text.encode())
-    if v is None or v < 0:
+    v = parse_memory(text.encode()) if "-" not in text else None
+    if v is None:
         raise ConfigError("argument must be a memory or percent value")
     return str(v)
 
@@ -414,6 +417,7 @@ class Config:
         self.renamed_commands = {}  # rename-command old -> new (b"" disables)
         self.loaded_from_file = {}  # name -> raw text as the file/flags gave it
         self.on_change("dir", _apply_dir)
+        self.on_change("repl-backlog-size", self._clamp_backlog)
 
     def __getitem__(self, name):
         return self.values[name]
@@ -423,6 +427,12 @@ class Config:
 
     def on_change(self, name, fn):
         self.hooks.setdefault(name, []).append(fn)
+
+    def _clamp_backlog(self, _old, new):
+        # CONFIG SET repl-backlog-size: at least 16kb (CONFIG_REPL_BACKLOG_MIN_SIZE);
+        # a config file's value is kept as written, as Redis does
+        if new is not None and new < 16384:
+            self.values["repl-backlog-size"] = 16384
 
     # -- loading ------------------------------------------------------------------
 

@@ -78,7 +78,10 @@ def test_dir_is_absolute(hf_server, hf):
     ("client-output-buffer-limit", "foo"), ("tcp-keepalive", "1.5"), ("hz", "20", "maxmemory", "1gb", "hz"),
     ("databases", "4"), ("protected-mode", "maybe"), ("activedefrag", "x"), ("maxmemory", "-1"),
     ("slowlog-log-slower-than", "-2"), ("appendonly", "perhaps"), ("rdbchecksum", "no"),
-    ("unixsocket", "/tmp/x"), ("io-threads", "2"), ("hz",),
+    ("unixsocket", "/tmp/x"), ("io-threads", "2"), ("hz",), ("maxmemory", "-0"), ("hz", "05"), ("hz", "5.0"),
+    ("hz", "+5"), ("hz", " 5"), ("maxmemory", "1.5gb"), ("maxmemory-clients", "101%"), ("maxmemory-clients", "1.5%"),
+    ("save", "a b"), ("save", "1 1 2"), ("client-output-buffer-limit", "normal 1x 0 0"),
+    ("replica-announce-port", "70000"), ("dbfilename", "a/b"),
 ])
 def test_set_errors_match_redis(hf, rr, args):
     before_ours = hf.config_get("*")
@@ -106,7 +109,9 @@ def test_set_values_normalised_like_redis(hf, rr):
              ("notify-keyspace-events", "KEA"), ("notify-keyspace-events", "xE"), ("notify-keyspace-events", "AKEn"),
              ("notify-keyspace-events", "g$nK"), ("jemalloc-bg-thread", "NO"), ("maxmemory-clients", "10%"),
              ("client-output-buffer-limit", "normal 1mb 2mb 3"), ("slave-read-only", "no"),
-             ("lua-time-limit", "100"), ("stream-node-max-bytes", "8kb")]
+             ("lua-time-limit", "100"), ("stream-node-max-bytes", "8kb"), ("repl-backlog-size", "1"),
+             ("repl-backlog-size", "1mb"), ("hz", "501"), ("maxmemory-clients", "0"),
+             ("client-output-buffer-limit", "slave 1mb 1mb 10"), ("save", "3600 0")]
     for name, value in pairs:
         for r in (hf, rr):
             r.config_set(name, value)
@@ -116,7 +121,8 @@ def test_set_values_normalised_like_redis(hf, rr):
                           "everysec", "notify-keyspace-events", "", "jemalloc-bg-thread", "yes",
                           "slave-read-only", "yes", "maxmemory-clients", "0",
                           "lua-time-limit", "5000", "stream-node-max-bytes", "4096",
-                          "client-output-buffer-limit", "normal 0 0 0")
+                          "client-output-buffer-limit", "normal 0 0 0 slave 256mb 64mb 60", "save", "",
+                          "repl-backlog-size", "1mb")
 
 
 def test_set_takes_effect(hf, hf_server):
