@@ -42,10 +42,10 @@ def main(argv=None):
     except ConfigError as e:
         print(str(e), file=sys.stderr)
         return 1
-    if cfg["port"] == 0 and not cfg["unixsocket"]:
-        print("Configured to not listen anywhere (port 0 and no unixsocket), exiting.", file=sys.stderr)
-        return 1
     logsetup.configure(cfg["loglevel"], cfg["logfile"])
+    if cfg["port"] == 0 and not cfg["unixsocket"]:
+        logsetup.warning("Configured to not listen anywhere, exiting.")  # Redis's words
+        return 1
     try:
         os.chdir(cfg["dir"])
     except OSError as e:

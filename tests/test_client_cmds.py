@@ -320,7 +320,11 @@ def _monitor_lines(port, commands):
 
 def test_monitor_format_like_redis(hf, rr):
     cmds = [("SET", "k", 'va"l\n'), ("SELECT", "5"), ("GET", "k"), ("AUTH", "pw"), ("CONFIG", "GET", "hz"),
-            ("INCR", "k"), ("GET",), ("NOSUCH",), ("ECHO", b"\x00\xff")]
+            ("INCR", "k"), ("GET",), ("NOSUCH",), ("ECHO", b"\x00\xff"), ("MULTI",), ("SET", "a", "1"),
+            ("SELECT", "2"), ("INCR", "a"), ("EXEC",), ("MULTI",), ("GET",), ("EXEC",), ("SELECT", "0"),
+            ("HELLO", "2", "AUTH", "default", "pw"), ("CLIENT", "SETNAME", "x"), ("DEBUG", "SLEEP", "0"),
+            ("PING",), ("LPUSH", "l", "x"), ("BLPOP", "l", "0"), ("CLIENT", "LIST"), ("SLOWLOG", "LEN"),
+            ("MULTI",), ("DISCARD",), ("WATCH", "a"), ("UNWATCH",)]
     out = {}
     for name, r in (("ours", hf), ("theirs", rr)):
         lines = _monitor_lines(port_of(r), cmds)

@@ -3,6 +3,7 @@ signals, SHUTDOWN, fatal config errors, timeout, maxclients, requirepass.
 Where the wording matters it is compared with Debian's redis-server."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -137,7 +138,12 @@ def test_version_flag(tmp_path):
 def test_port_zero_without_unixsocket_is_refused(tmp_path):
     res = run_holdfast(["--port", "0", "--save", ""], tmp_path)
     assert res.returncode == 1
-    assert "Configured to not listen anywhere" in res.stdout + res.stderr
+    # a warning log line, as redis-server writes it
+    assert re.search(r"^\d+:[MC] .* # Configured to not listen anywhere, exiting\.$", res.stdout, re.M), res.stdout
+    logfile = tmp_path / "refused.log"
+    res = run_holdfast(["--port", "0", "--logfile", str(logfile)], tmp_path)
+    assert res.returncode == 1
+    assert "Configured to not listen anywhere, exiting." in logfile.read_text()
 
 
 def test_port_zero_with_unixsocket(tmp_path):
