@@ -3,6 +3,7 @@ POPULATE, HELP -- digests and DEBUG OBJECT compared with Debian's
 redis-server 7.0 loaded with the same data."""
 
 import re
+import socket
 import threading
 import time
 
@@ -241,3 +242,30 @@ def test_debug_help(both):
     # every subcommand Holdfast documents reads as in Redis, in Redis's order
     positions = [theirs_b.index(x) for x in ours_b]
     assert positions == sorted(positions)
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_debug_protocol_and_error_like_redis(hf, rr, proto):
+    """Sample replies of every RESP type, byte for byte (an attribute or a
+    push comes before its reply, so read the raw bytes of both)."""
+    out = []
+    for r in (hf, rr):
+        s = socket.create_connection(("127.0.0.1", port_of(r)))
+        s.settimeout(5)
+        payload = b"HELLO 3\r\n" if proto == 3 else b""
+        for t in ("string", "integer", "double", "bignum", "null", "array", "set", "map", "attrib", "push",
+                  "verbatim", "true", "false", "nope"):
+            payload += b"DEBUG PROTOCOL %s\r\n" % t.encode()
+        payload += b"DEBUG ERROR MYERR\x20boom\r\nDEBUG ERROR x\r\nPING\r\n"
+        s.sendall(payload.replace(b"MYERR\x20boom", b"\"MYERR boom\""))
+        data = b""
+        while not data.endswith(b"+PONG\r\n"):
+            chunk = s.recv(65536)
+            assert chunk
+            data += chunk
+        s.close()
+        if proto == 3:
+            data = data[data.index(b"$11\r\nHello World"):]  # after HELLO's reply (ids differ)
+        out.append(data)
+    assert out[0] == out[1]
+    assert b"-MYERR boom\r\n" in out[0]

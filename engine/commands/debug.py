@@ -372,6 +372,52 @@ def _populate(c, argv):
     return resp.OK
 
 
+def _error(c, argv):
+    """DEBUG ERROR <string>: an error reply with exactly that text."""
+    return b"-" + argv[2].replace(b"\r", b" ").replace(b"\n", b" ") + b"\r\n"
+
+
+_PROTOCOL_TYPES = b"string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false"
+
+
+def _protocol(c, argv):
+    """DEBUG PROTOCOL <type>: a sample reply of each RESP type, for client tests."""
+    r = c.resp
+    t = argv[2].lower()
+    if t == b"string":
+        return resp.bulk(b"Hello World")
+    if t == b"integer":
+        return resp.integer(12345)
+    if t == b"double":
+        return b",3.141\r\n" if r >= 3 else resp.bulk(b"3.141")
+    if t == b"bignum":
+        big = b"1234567999999999999999999999999999999"
+        return b"(" + big + b"\r\n" if r >= 3 else resp.bulk(big)
+    if t == b"null":
+        return resp.null(r)
+    if t in (b"array", b"set"):
+        items = [resp.integer(i) for i in range(3)]
+        return resp.array(items) if t == b"array" else resp.set_(items, r)
+    if t == b"map":
+        return resp.map_([(resp.integer(i), resp.boolean(i == 1, r)) for i in range(3)], r)
+    if t == b"attrib":
+        reply = resp.bulk(b"Some real reply following the attribute")
+        if r >= 3:
+            reply = (b"|1\r\n" + resp.bulk(b"key-popularity") + resp.array([resp.bulk(b"key:123"), resp.integer(90)])
+                     + reply)
+        return reply
+    if t == b"push":
+        if r < 3:
+            return resp.error(b"ERR RESP2 is not supported by this command")
+        return (resp.push([resp.bulk(b"server-cpu-usage"), resp.integer(42)], r)
+                + resp.bulk(b"Some real reply following the push reply"))
+    if t == b"verbatim":
+        return resp.verbatim(b"This is a verbatim\nstring", r)
+    if t in (b"true", b"false"):
+        return resp.boolean(t == b"true", r)
+    return resp.error(b"ERR Wrong protocol type name. Please use one of the following: " + _PROTOCOL_TYPES)
+
+
 register("help", _help, 2, 2)
 register("digest", _digest, 2, 2, [
     "DIGEST",
@@ -380,6 +426,11 @@ register("digest", _digest, 2, 2, [
 register("digest-value", _digest_value, 2, None, [
     "DIGEST-VALUE <key> [<key> ...]",
     "    Output a hex signature of the values of all the specified keys.",
+])
+register("error", _error, 3, 3, [
+    "ERROR <string>",
+    "    Return a Redis protocol error with <string> as message. Useful for clients",
+    "    unit tests to simulate Redis errors.",
 ])
 register("log", _log, 3, 3, [
     "LOG <message>",
@@ -395,6 +446,12 @@ register("populate", _populate, 3, 5, [
     "    it is used instead of the 'key' prefix. These are not propagated to",
     "    replicas. Cluster slots are not respected so keys not belonging to the",
     "    current node can be created in cluster mode.",
+])
+register("protocol", _protocol, 3, 3, [
+    "PROTOCOL <type>",
+    "    Reply with a test value of the specified type. <type> can be: string,",
+    "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+    "    true, false.",
 ])
 register("propagated", _propagated, 3, 3, [
     "PROPAGATED (START|GET|STOP)",
