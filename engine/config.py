@@ -481,7 +481,7 @@ class Config:
         if name == "rename-command":
             if len(args) != 2:
                 raise ConfigError("Bad directive or wrong number of arguments")
-            self.renamed_commands[args[0].lower().encode()] = args[1].encode()
+            self._rename_command(args[0].lower().encode(), args[1].encode())
             return
         opt = lookup(name)
         if opt is None:
@@ -497,6 +497,24 @@ class Config:
             text = args[0]
         self.values[opt.name] = _merged(opt, self.values[opt.name], opt.parse(text))
         self.loaded_from_file[opt.name] = text
+
+    def _rename_command(self, old, new):
+        """rename-command OLD NEW (NEW "" disables), checked as Redis does
+        against the commands as already renamed by earlier lines."""
+        from .commands import load_all  # noqa: PLC0415 - only when a config renames commands
+
+        current = {}  # name now -> original name
+        for orig in load_all():
+            current[orig] = orig
+        for orig, now in self.renamed_commands.items():
+            current.pop(orig, None)
+            if now:
+                current[now.lower()] = orig
+        if old not in current:
+            raise ConfigError("No such command in rename-command")
+        if new and new.lower() in current:
+            raise ConfigError("Target command name already exists")
+        self.renamed_commands[current[old]] = new
 
     # -- runtime access (CONFIG GET / SET) -----------------------------------------
 

@@ -223,6 +223,10 @@ def test_shutdown_bad_arguments(hf, rr):
     ("maxmemory lots\n", []),
     ("save 10\n", []),
     ("databases 0\n", []),
+    ("rename-command nosuch foo\n", []),
+    ("rename-command get set\n", []),
+    ('rename-command get ""\nrename-command get x\n', []),
+    ("rename-command get\n", []),
 ])
 def test_fatal_config_errors_match_redis(tmp_path, conf, flags):
     require_tool("redis-server")
@@ -415,3 +419,14 @@ def test_info_config_file_and_executable(holdfast_factory):
     assert info["config_file"] == os.path.abspath(srv.conf_path)
     assert info["hz"] == info["configured_hz"] == 12
     assert holdfast_factory().client().info("server")["config_file"] == ""
+
+
+def test_rename_command(holdfast_factory, redis_factory):
+    conf = 'rename-command get ""\nrename-command set store\nrename-command store put\nrename-command CONFIG cfg\n'
+    replies = []
+    for make in (holdfast_factory, redis_factory):
+        srv = make(config_text=conf)
+        payload = b"GET a\r\nSET a 1\r\nSTORE a 1\r\nPUT a 1\r\nCFG GET hz\r\nCONFIG GET hz\r\n"
+        replies.append(_raw(srv.port, payload, 9))
+    assert replies[0] == replies[1]
+    assert b"+OK\r\n" in replies[0]
