@@ -291,3 +291,12 @@ def test_rewrite_lines_like_redis(holdfast_factory, redis_factory, tmp_path):
         texts.append(lines[:cut])
     assert texts[0] == texts[1]
     assert texts[0][4] == ""  # the second `save` line
+
+
+def test_protected_config_local(holdfast_factory, redis_factory, tmp_path):
+    """enable-protected-configs local: allowed over loopback and unix sockets."""
+    for make in (holdfast_factory, redis_factory):
+        srv = make("--enable-protected-configs", "local")
+        r = srv.client()
+        assert r.config_set("dir", str(tmp_path))
+        assert r.config_get("enable-protected-configs") == {"enable-protected-configs": "local"}

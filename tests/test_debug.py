@@ -269,3 +269,9 @@ def test_debug_protocol_and_error_like_redis(hf, rr, proto):
         out.append(data)
     assert out[0] == out[1]
     assert b"-MYERR boom\r\n" in out[0]
+
+
+def test_debug_local(holdfast_factory, redis_factory):
+    for make in (holdfast_factory, redis_factory):
+        r = make("--enable-debug-command", "local").client()
+        assert r.execute_command("DEBUG", "SLEEP", "0")
