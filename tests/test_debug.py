@@ -4,7 +4,6 @@ redis-server 7.0 loaded with the same data."""
 
 import re
 import socket
-import threading
 import time
 
 import pytest
@@ -143,27 +142,18 @@ def test_debug_object_idle(hf):
 
 def test_debug_sleep(hf, hf_server):
     assert hf.execute_command("DEBUG", "SLEEP", "0")
-    other = hf_server.client()
-    other.ping()
-    done = {}
-
-    def sleeper():
-        c = hf_server.client()
-        done["t0"] = time.time()
-        c.execute_command("DEBUG", "SLEEP", "0.3")
-        done["t1"] = time.time()
-        c.close()
-
-    t = threading.Thread(target=sleeper)
-    t.start()
-    time.sleep(0.05)
+    sleeper = socket.create_connection(("127.0.0.1", hf_server.port))
+    sleeper.settimeout(10)
+    t0 = time.time()
+    sleeper.sendall(b"DEBUG SLEEP 0.5\r\n")
+    time.sleep(0.1)
     t_ping = time.time()
-    other.ping()  # the server is blocked until the sleep ends
+    assert hf.ping()  # waits: the whole server sleeps
     waited = time.time() - t_ping
-    t.join()
-    assert done["t1"] - done["t0"] >= 0.3
-    assert waited >= 0.15
-    other.close()
+    assert sleeper.recv(10) == b"+OK\r\n"
+    assert time.time() - t0 >= 0.5
+    assert waited >= 0.2
+    sleeper.close()
 
 
 def test_set_active_expire(hf):
