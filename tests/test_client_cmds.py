@@ -507,3 +507,28 @@ def test_client_list_state_like_redis(hf, rr, setup):
         conn.close()
         lister.close()
     assert seen[0] == seen[1]
+
+
+def test_kill_clients_in_special_states(hf, hf_server):
+    """Killing a blocked, a subscribed, a MONITOR and a MULTI client leaves
+    the server consistent: nothing is served to the dead, others go on."""
+    victims = {}
+    for state, payload in (("blocked", b"BLPOP klist 0\r\n"), ("sub", b"SUBSCRIBE kch\r\n"),
+                           ("monitor", b"MONITOR\r\n"), ("multi", b"MULTI\r\nSET kx 1\r\n")):
+        v = Victim(hf_server.port)
+        v.conn.sock.sendall(payload)
+        victims[state] = v
+    deadline = time.time() + 5
+    while hf.info("clients")["blocked_clients"] != 1:
+        assert time.time() < deadline
+        time.sleep(0.01)
+    for v in victims.values():
+        assert hf.execute_command("CLIENT", "KILL", "ID", v.id) == 1
+    assert hf.info("clients")["blocked_clients"] == 0
+    assert hf.rpush("klist", "a") == 1  # nobody takes it
+    assert hf.lrange("klist", 0, -1) == [b"a"]
+    assert hf.publish("kch", "m") == 0
+    assert hf.get("kx") is None
+    listing = text(hf.execute_command("CLIENT", "LIST"))
+    assert all(" flags=O " not in ln for ln in listing.split("\n"))
+    assert hf.ping()
