@@ -261,6 +261,18 @@ def test_reset(hf_server, rr):
         assert b" db=0 " in data and b" multi=-1 " in data and b" resp=2" in data
 
 
+@pytest.mark.parametrize("payload", [
+    b"CLIENT REPLY SKIP\r\nRESET\r\nPING\r\n", b"CLIENT REPLY OFF\r\nRESET\r\nPING\r\n",
+    b"MONITOR\r\nRESET\r\nCLIENT INFO\r\n", b"CLIENT NO-EVICT on\r\nRESET\r\nCLIENT INFO\r\n",
+    b"WATCH k\r\nRESET\r\nCLIENT INFO\r\n", b"AUTH x\r\nRESET\r\nPING\r\n",
+])
+def test_reset_states_like_redis(hf_server, rr, payload):
+    strip = re.compile(rb"id=\d+ addr=\S+ laddr=\S+ fd=\d+ |age=\d+ idle=\d+ |qbuf=.*?events"
+                       rb"| lib-name=\S* lib-ver=\S*|\$\d+\r\n")
+    ours, theirs = (strip.sub(b"", raw(p, payload)) for p in (hf_server.port, port_of(rr)))
+    assert ours == theirs
+
+
 def test_reset_leaves_resp3_and_subscriptions(hf_server):
     conn = RawConn(hf_server.port, proto=3)
     conn("SUBSCRIBE", "ch")

@@ -334,7 +334,8 @@ def reset(c, argv):
         srv.pubsub.unsubscribe_all(c)
     c.name = b""
     c.reply_mode = "on"
-    c.skip_next_reply = False
+    if c.skip_next_reply != "now":  # CLIENT REPLY SKIP before RESET drops RESET's own reply
+        c.skip_next_reply = False
     c.update_gate()
     return resp.simple(b"RESET")
 
