@@ -134,10 +134,26 @@ def test_debug_object_quicklist_fields(both):
 
 def test_debug_object_idle(hf):
     hf.set("k", "v")
+    t0 = int(hf.info("server")["lru_clock"])
     time.sleep(1.1)
     text = hf.execute_command("DEBUG", "OBJECT", "k")
     text = text.decode() if isinstance(text, bytes) else text
     assert int(re.search(r"lru_seconds_idle:(\d+)", text).group(1)) >= 1
+    assert abs(int(re.search(r" lru:(\d+)", text).group(1)) - t0) <= 1  # the access time, not now
+
+
+def test_debug_object_shared_integers_like_redis(both):
+    """0..9999 are Redis's shared integers: refcount INT_MAX, LRU clock of
+    the server's start (so idle = uptime)."""
+    a, b = both
+    run_both(both, [("SET", "small", "5"), ("SET", "edge", "9999"), ("SET", "big", "10000"), ("SET", "neg", "-1")])
+    for key, refcount in (("small", 2147483647), ("edge", 2147483647), ("big", 1), ("neg", 1)):
+        for conn in (a, b):
+            text = conn("DEBUG", "OBJECT", key).decode()
+            assert " refcount:%d encoding:int " % refcount in text, (key, text)
+    ours = a("DEBUG", "OBJECT", "small").decode()
+    uptime = int(re.search(r"uptime_in_seconds:(\d+)", a("INFO", "server").decode()).group(1))
+    assert abs(int(re.search(r"lru_seconds_idle:(\d+)", ours).group(1)) - uptime) <= 2
 
 
 def test_debug_sleep(hf, hf_server):

@@ -289,6 +289,14 @@ def _ql_extra(v, cfg):
                sum(sz for sz, _ in nodes)))
 
 
+def _shared_integer(v, cfg):
+    """OBJ_SHARED_INTEGERS: 0..9999, unless an LRU/LFU maxmemory policy is on."""
+    n = _ll(v)
+    if n is None or not 0 <= n < 10000:
+        return False
+    return not (cfg["maxmemory"] and cfg["maxmemory-policy"].endswith(("-lru", "-lfu")))
+
+
 def _object(c, argv):
     db = c.db
     key = argv[2]
@@ -296,13 +304,19 @@ def _object(c, argv):
     if v is None:
         return resp.error(b"ERR no such key")
     srv = c.server
-    lru = getattr(srv, "lru_clock", int(time.time()))
+    now = getattr(srv, "lru_clock", int(time.time()))
     atime = getattr(db, "atime", None)
-    idle = max(lru - atime.get(key, lru), 0) if atime else 0
+    lru = atime.get(key, now) if atime else now  # the value's last access, as o->lru
     cfg = srv.config
     enc = _encoding(db, key, v)
-    text = (b"Value at:0x%x refcount:1 encoding:%s serializedlength:%d lru:%d lru_seconds_idle:%d"
-            % (id(v), enc, _serialized_length(v, cfg), lru & 0xFFFFFF, idle))
+    refcount = 1
+    if enc == b"int" and _shared_integer(v, cfg):
+        # Redis stores 0..9999 as shared objects made at start-up: their
+        # refcount is INT_MAX and their LRU clock is the server's start
+        refcount = 2147483647
+        lru = int(getattr(srv, "start_time", now))
+    text = (b"Value at:0x%x refcount:%d encoding:%s serializedlength:%d lru:%d lru_seconds_idle:%d"
+            % (id(v), refcount, enc, _serialized_length(v, cfg), lru & 0xFFFFFF, max(now - lru, 0)))
     if enc == b"quicklist":
         text += _ql_extra(v, cfg)
     return resp.simple(text)
