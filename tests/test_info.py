@@ -314,3 +314,25 @@ def test_pubsub_counts(hf, hf_server, ports):
     while fields(info_text(ports[0], "stats"))["pubsub_channels"] != "0":
         assert time.time() < deadline
         time.sleep(0.02)
+
+
+def test_traffic_counters(hf, ports):
+    before = fields(info_text(ports[0], "stats"))
+    conn = RawConn(ports[0])
+    payload = b"*1\r\n$4\r\nPING\r\n" * 2000
+    conn.sock.sendall(payload)
+    got = b""
+    while len(got) < 7 * 2000:
+        got += conn.sock.recv(65536)
+    assert got == b"+PONG\r\n" * 2000
+    after = fields(info_text(ports[0], "stats"))
+    assert int(after["total_net_input_bytes"]) - int(before["total_net_input_bytes"]) >= len(payload)
+    assert int(after["total_net_output_bytes"]) - int(before["total_net_output_bytes"]) >= len(got)
+    assert int(after["total_commands_processed"]) - int(before["total_commands_processed"]) >= 2000
+    # the instantaneous rate is sampled by the cron (every 100ms at hz 10)
+    deadline = time.time() + 3
+    while int(fields(info_text(ports[0], "stats"))["instantaneous_ops_per_sec"]) == 0:
+        assert time.time() < deadline
+        conn.sock.sendall(payload[:14 * 100])  # 100 whole PINGs
+        time.sleep(0.05)
+    conn.close()
