@@ -4,6 +4,7 @@ Where the wording matters it is compared with Debian's redis-server."""
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,7 +16,12 @@ import redis
 from conftest import require_tool
 from servers import ROOT, free_port, redis_server_path
 
-HOLDFAST_BIN = os.path.join(ROOT, ".venv", "bin", "holdfast-server")
+
+def holdfast_bin():
+    """The installed `holdfast-server` script of the environment running the
+    tests (the venv, or tox's env with `package = editable`)."""
+    beside = os.path.join(os.path.dirname(sys.executable), "holdfast-server")
+    return beside if os.path.exists(beside) else shutil.which("holdfast-server")
 
 
 def _env():
@@ -69,11 +75,12 @@ def test_defaults_match_redis(holdfast_factory):
 
 
 def test_installed_script_with_config_file_and_overriding_flags(tmp_path):
-    assert os.path.exists(HOLDFAST_BIN), "pip install -e . provides holdfast-server"
+    script = holdfast_bin()
+    assert script, "`pip install -e .` provides the holdfast-server script"
     port = free_port()
     conf = tmp_path / "hf.conf"
     conf.write_text("# a comment\nport 1\nhz 20\nloglevel verbose\ndatabases 4\n")
-    proc = subprocess.Popen([HOLDFAST_BIN, str(conf), "--port", str(port), "--hz", "33", "--save", ""],
+    proc = subprocess.Popen([script, str(conf), "--port", str(port), "--hz", "33", "--save", ""],
                             cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         r = _wait_client(port, proc)
