@@ -19,6 +19,7 @@ each request, finds the last compaction point: a request boundary at most
 ~1 KiB before the cut, from where the Python parser frames the rest exactly.
 """
 
+import collections
 import re
 
 import hiredis
@@ -27,6 +28,9 @@ from .util import parse_int
 
 INLINE_MAX_SIZE = 64 * 1024  # PROTO_INLINE_MAX_SIZE
 MULTIBULK_MAX = (1 << 31) - 1  # INT_MAX, as Redis 7
+
+
+_consume = collections.deque(maxlen=0).extend  # runs an iterator to its end in C
 
 
 class ProtocolError(Exception):
@@ -80,14 +84,13 @@ class RequestParser:
             # hiredis accepts replies that are not requests (integers, nested
             # arrays, nulls): those go to the exact path, which rejects them
             # with Redis's words. Meanwhile count the CRLFs the requests framed.
-            crlf = len(out)
-            for req in out:
-                if req.__class__ is not list:
-                    return self._handover(data)
-                for a in req:
-                    if a.__class__ is not bytes:
-                        return self._handover(data)
-                crlf += len(req) << 1
+            # Both checks run in C: list.__len__ rejects anything but a list,
+            # b"".join anything but bytes inside one.
+            try:
+                crlf = len(out) + (sum(map(list.__len__, out)) << 1)
+                _consume(map(b"".join, out))
+            except TypeError:
+                return self._handover(data)
             # hiredis does not say whether it stopped between two requests or
             # inside one (it consumes a partial's type byte and headers). If the
             # data ends with CRLF and every CRLF in it was framing of a complete

@@ -22,6 +22,20 @@ from .stats import Stats
 
 _NO_AUTH_COMMANDS = {b"auth", b"hello", b"quit", b"reset"}
 _MULTI_PASSTHROUGH = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
+
+# Commands that may change the calling client's state (authentication,
+# protocol, MULTI, subscriptions, reply mode, blocking, closing) never take
+# the hot path: run_batch re-reads that state only after slow-path calls.
+_STATE_CHANGING_FLAGS = {"noscript", "admin", "blocking", "pubsub", "no_auth", "no-auth"}
+_STATE_CHANGING_NAMES = {b"auth", b"hello", b"client", b"config", b"quit", b"reset", b"multi", b"exec",
+                         b"discard", b"watch", b"unwatch", b"monitor", b"shutdown", b"debug", b"wait",
+                         b"psync", b"sync", b"replconf", b"replicaof", b"slaveof", b"failover"}
+_NO_FAST_COMMANDS = {}
+
+
+def _hot_path_ok(cmd):
+    return (cmd.name not in _STATE_CHANGING_NAMES and not cmd.subcommands
+            and not _STATE_CHANGING_FLAGS.intersection(cmd.flags))
 _PUBSUB_RESP2_ALLOWED = {b"subscribe", b"ssubscribe", b"unsubscribe", b"sunsubscribe", b"psubscribe",
                          b"punsubscribe", b"ping", b"quit", b"reset"}
 
@@ -104,6 +118,17 @@ class Server:
             cmds[new.lower()] = cmd
             cmds[new.upper()] = cmd
         self.commands = cmds
+        # The hot path's tables: name -> (cmd, handler, min argc, max argc),
+        # only for commands that cannot change the calling client's state
+        # (gating, blocking, closing), so run_batch need not re-check it
+        # after each one. `fast_read_only` serves while writes are refused.
+        fast = {}
+        for name, cmd in cmds.items():
+            if _hot_path_ok(cmd):
+                lo, hi = (cmd.arity, cmd.arity) if cmd.arity >= 0 else (-cmd.arity, 1 << 62)
+                fast[name] = (cmd, cmd.handler, lo, hi)
+        self.fast_commands = fast
+        self.fast_read_only = {n: e for n, e in fast.items() if not e[0].is_write}
 
     def lookup_command(self, name):
         cmd = self.commands.get(name)
@@ -148,61 +173,75 @@ class Server:
             self.run_batch(c, reqs)
 
     def run_batch(self, c, reqs):
-        """Run a client's parsed requests in order. This is the hot path: the
-        common case (known command, right arity, client in no special state,
-        writes allowed) runs inline with one clock read per command; anything
-        else goes through `call`, which does every check."""
-        commands = self.commands
+        """Run a client's parsed requests in order. This is the hot path: a
+        command found in the fast table (see _build_command_table) with the
+        right arity runs inline with one clock read; anything else, and every
+        command of a client in a special state (MULTI, subscribed, not
+        authenticated, MONITOR running), goes through `call`, which does
+        every check."""
+        fast = self._fast_table(c)
         wbuf = c.wbuf
         clock = time.perf_counter_ns
         slow_ns = self.slowlog_threshold_ns
-        block = self.write_block_reason
         ready_keys = self.ready_keys
-        fast = 0
+        n_fast = 0
         cmd = None
+        i = 0
         t_prev = clock()
-        for i, argv in enumerate(reqs):
+        for argv in reqs:
+            i += 1
             if not argv:
                 continue
-            cmd = commands.get(argv[0])
-            if (cmd is None or c.gated or self.monitors or (block is not None and cmd.is_write)
-                    or ((len(argv) != cmd.arity) if cmd.arity >= 0 else (len(argv) < -cmd.arity))):
-                self.call(c, argv)
-                cmd = None
-                t_prev = clock()
-            else:
-                reply = cmd.handler(c, argv)
-                t = clock()
-                dur = t - t_prev
-                t_prev = t
-                cmd.calls += 1
-                cmd.usec += dur
-                fast += 1
-                if reply is not None:
-                    wbuf.append(reply)
-                    if reply[0] == 45:  # '-'
-                        cmd.failed_calls += 1
-                        self.stats.count_error(reply)
-                if dur >= slow_ns:
-                    self.slowlog.add(c, argv, dur // 1000, self.config["slowlog-max-len"])
+            entry = fast.get(argv[0])
+            if entry is not None:
+                cmd, handler, lo, hi = entry
+                if lo <= len(argv) <= hi:
+                    reply = handler(c, argv)
+                    t = clock()
+                    dur = t - t_prev
+                    t_prev = t
+                    cmd.calls += 1
+                    cmd.usec += dur
+                    n_fast += 1
+                    if reply is not None:
+                        wbuf.append(reply)
+                        if reply[0] == 45:  # '-'
+                            cmd.failed_calls += 1
+                            self.stats.count_error(reply)
+                    if dur >= slow_ns:
+                        self.slowlog.add(c, argv, dur // 1000, self.config["slowlog-max-len"])
+                    if ready_keys:
+                        # This command fed keys that blocked clients wait on:
+                        # serve them now, before this client's next command.
+                        self.blocking.handle_ready()
+                        t_prev = clock()
+                    continue
+            self.call(c, argv)
+            cmd = None
             if ready_keys:
-                # This command fed keys that blocked clients wait on: serve
-                # them now, before this client's next command, as Redis does.
                 self.blocking.handle_ready()
-                t_prev = clock()
             if c.deferred is not None or c.close_after_reply or c.closed:
                 # Blocked (the rest waits), QUIT, or killed: stop here.
                 if c.deferred is not None:
-                    c.deferred.extend(reqs[i + 1:])
+                    c.deferred.extend(reqs[i:])
                 break
+            fast = self._fast_table(c)  # the command may have changed the client's state
+            t_prev = clock()
         if cmd is not None:
             c.last_cmd = cmd.name
-        if fast:
-            c.tot_cmds += fast
-            self.stats.total_commands_processed += fast
-        if wbuf and not c.in_write_list:
+        if n_fast:
+            c.tot_cmds += n_fast
+            self.stats.total_commands_processed += n_fast
+        if c.wbuf and not c.in_write_list:
             c.in_write_list = True
             self.pending_writes.append(c)
+
+    def _fast_table(self, c):
+        if c.gated or self.monitors:
+            return _NO_FAST_COMMANDS
+        if self.write_block_reason is not None:
+            return self.fast_read_only
+        return self.fast_commands
 
     def call(self, c, argv):
         """Run one command with every check (the slow path of run_batch, and
