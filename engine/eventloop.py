@@ -228,6 +228,7 @@ class EventLoop:
             logsetup.verbose("Client closed connection id=%d addr=%s", c.id, c.addr)
             self.server.free_client(c)
             return
+        self.server.stats.total_reads_processed += 1
         self.server.process_input(c, data)
 
     def flush_client(self, c):
@@ -248,6 +249,7 @@ class EventLoop:
         data = wbuf[0] if len(wbuf) == 1 else b"".join(wbuf)
         c.wbuf = []
         c.wbuf_bytes = 0
+        self.server.stats.total_writes_processed += 1
         try:
             n = c.sock.send(data)
         except (BlockingIOError, InterruptedError):
@@ -272,6 +274,7 @@ class EventLoop:
         if data is None:
             self.ep.modify(c.fd, EPOLLIN)
             return
+        self.server.stats.total_writes_processed += 1
         try:
             n = c.sock.send(data)
         except (BlockingIOError, InterruptedError):

@@ -163,7 +163,7 @@ def _clients(srv):
         ("client_recent_max_output_buffer", max_out),
         ("blocked_clients", blocked),
         ("tracking_clients", 0),
-        ("clients_in_timeout_table", 0),
+        ("clients_in_timeout_table", srv.blocking.clients_in_timeout_table()),
     ]
 
 
@@ -329,8 +329,8 @@ def _stats(srv):
         ("unexpected_error_replies", 0),
         ("total_error_replies", st.total_error_replies),
         ("dump_payload_sanitizations", 0),
-        ("total_reads_processed", getattr(st, "total_reads_processed", 0)),
-        ("total_writes_processed", getattr(st, "total_writes_processed", 0)),
+        ("total_reads_processed", st.total_reads_processed),
+        ("total_writes_processed", st.total_writes_processed),
         ("io_threaded_reads_processed", 0),
         ("io_threaded_writes_processed", 0),
         ("reply_buffer_shrinks", 0),

@@ -71,3 +71,8 @@ def warning(msg, *args):
 
 def debug(msg, *args):
     log.debug(msg, *args)
+
+
+def log_exception(msg, *args):
+    """A warning with the traceback of the exception being handled."""
+    log.warning(msg, *args, exc_info=True)

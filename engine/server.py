@@ -190,43 +190,51 @@ class Server:
         t_prev = clock()
         for argv in reqs:
             i += 1
-            if not argv:
-                continue
-            entry = fast.get(argv[0])
-            if entry is not None:
-                cmd, handler, lo, hi = entry
-                if lo <= len(argv) <= hi:
-                    reply = handler(c, argv)
-                    t = clock()
-                    dur = t - t_prev
-                    t_prev = t
-                    cmd.calls += 1
-                    cmd.usec += dur
-                    n_fast += 1
-                    if reply is not None:
-                        wbuf.append(reply)
-                        if reply[0] == 45:  # '-'
-                            cmd.failed_calls += 1
-                            self.stats.count_error(reply)
-                    if dur >= slow_ns:
-                        self.slowlog.add(c, argv, dur // 1000, self.config["slowlog-max-len"])
-                    if ready_keys:
-                        # This command fed keys that blocked clients wait on:
-                        # serve them now, before this client's next command.
-                        self.blocking.handle_ready()
-                        t_prev = clock()
+            try:
+                if not argv:
                     continue
-            self.call(c, argv)
-            cmd = None
-            if ready_keys:
-                self.blocking.handle_ready()
-            if c.deferred is not None or c.close_after_reply or c.closed:
-                # Blocked (the rest waits), QUIT, or killed: stop here.
-                if c.deferred is not None:
-                    c.deferred.extend(reqs[i:])
-                break
-            fast = self._fast_table(c)  # the command may have changed the client's state
-            t_prev = clock()
+                entry = fast.get(argv[0])
+                if entry is not None:
+                    cmd, handler, lo, hi = entry
+                    if lo <= len(argv) <= hi:
+                        reply = handler(c, argv)
+                        t = clock()
+                        dur = t - t_prev
+                        t_prev = t
+                        cmd.calls += 1
+                        cmd.usec += dur
+                        n_fast += 1
+                        if reply is not None:
+                            wbuf.append(reply)
+                            if reply[0] == 45:  # '-'
+                                cmd.failed_calls += 1
+                                self.stats.count_error(reply)
+                        if dur >= slow_ns:
+                            self.slowlog.add(c, argv, dur // 1000, self.config["slowlog-max-len"])
+                        if ready_keys:
+                            # This command fed keys that blocked clients wait on:
+                            # serve them now, before this client's next command.
+                            self.blocking.handle_ready()
+                            t_prev = clock()
+                        continue
+                self.call(c, argv)
+                cmd = None
+                if ready_keys:
+                    self.blocking.handle_ready()
+                if c.deferred is not None or c.close_after_reply or c.closed:
+                    # Blocked (the rest waits), QUIT, or killed: stop here.
+                    if c.deferred is not None:
+                        c.deferred.extend(reqs[i:])
+                    break
+                fast = self._fast_table(c)  # the command may have changed the client's state
+                t_prev = clock()
+            except Exception:  # a bug in a command must not take the server down
+                self.internal_error(c, argv)
+                cmd = None
+                if c.closed or c.close_after_reply:
+                    break
+                fast = self._fast_table(c)
+                t_prev = clock()
         if cmd is not None:
             c.last_cmd = cmd.name
         if n_fast:
@@ -235,6 +243,16 @@ class Server:
         if c.wbuf and not c.in_write_list:
             c.in_write_list = True
             self.pending_writes.append(c)
+
+    def internal_error(self, c, argv):
+        """A command raised: log the traceback, answer its client with an
+        error and go on serving (Redis would crash; we need not)."""
+        name = argv[0][:64].decode("utf-8", errors="replace") if argv else ""
+        logsetup.log_exception("Internal error running command '%s' for client id=%d addr=%s"
+                               % (name, c.id, c.addr))
+        self.stats.total_commands_processed += 1
+        if not c.closed:
+            c.write(resp.error("ERR internal error running '%s' (see the server log)" % name))
 
     def _fast_table(self, c):
         if c.gated or self.monitors:
@@ -272,6 +290,8 @@ class Server:
         n = len(argv)
         if (n != a) if a >= 0 else (n < -a):
             self._reject(c, cmd, b"ERR wrong number of arguments for '%s' command" % cmd.name)
+            return
+        if cmd.subcommands and not self._subcommand_ok(c, cmd, argv):
             return
         if c.gated and self._gate(c, cmd, argv):
             return
@@ -311,6 +331,24 @@ class Server:
             c.multi_error = True
         c.write(data)
 
+    def _subcommand_ok(self, c, cmd, argv):
+        """As Redis's processCommand: an unknown subcommand or one with the
+        wrong arity is rejected before it runs or is queued (so it counts as
+        rejected, not as a processed command)."""
+        sub = cmd.subcommands.get(argv[1].lower())
+        if sub is None:
+            name = argv[1][:128].decode("utf-8", errors="replace")
+            self._reject(c, None, "ERR unknown subcommand '%s'. Try %s HELP."
+                         % (name, argv[0].decode("utf-8", errors="replace").upper()))
+            return False
+        c.last_cmd = sub.fullname
+        a = sub.arity
+        n = len(argv)
+        if (n != a) if a >= 0 else (n < -a):
+            self._reject(c, sub, b"ERR wrong number of arguments for '%s' command" % sub.fullname)
+            return False
+        return True
+
     def _gate(self, c, cmd, argv):
         """Checks for clients in a special state (not authenticated, inside
         MULTI, subscribed in RESP2). True if the command was handled here."""
@@ -318,6 +356,9 @@ class Server:
             self._reject(c, cmd, b"NOAUTH Authentication required.")
             return True
         if c.multi_queue is not None and cmd.name not in _MULTI_PASSTHROUGH:
+            if "no-multi" in cmd.flags:
+                self._reject(c, cmd, b"ERR Command not allowed inside a transaction")
+                return True
             c.multi_queue.append((cmd, argv))
             c.write(resp.QUEUED)
             return True
@@ -517,7 +558,7 @@ class Server:
                 f.write("%d\n" % os.getpid())
 
     def serve_forever(self):
-        logsetup.notice("Ready to accept connections %s", "tcp" if self.config["port"] else "unix")
+        logsetup.notice("Ready to accept connections")  # Redis 7.0.x words it so
         self.loop.run()
         return self.exit_code
 

@@ -35,6 +35,8 @@ class Stats:
         self.keyspace_hits = 0
         self.keyspace_misses = 0
         self.total_error_replies = 0
+        self.total_reads_processed = 0  # socket reads that returned data (INFO stats)
+        self.total_writes_processed = 0  # socket writes of queued replies
         self.errors = {}  # error prefix (str) -> count (INFO errorstats)
         self.ops = _Metric()
         self.net_in = _Metric()

@@ -242,7 +242,7 @@ def test_debug_help(both):
             else:
                 cur.append(ln)
         return [tuple(x) for x in out]
-    ours_b = [x for x in blocks(ours) if not x[0].startswith("PROPAGATED")]  # Holdfast's own
+    ours_b = [x for x in blocks(ours) if not x[0].startswith(("PROPAGATED", "RAISE"))]  # Holdfast's own
     theirs_b = blocks(theirs)
     assert len(ours_b) >= 8
     # every subcommand Holdfast documents reads as in Redis, in Redis's order
@@ -281,3 +281,28 @@ def test_debug_local(holdfast_factory, redis_factory):
     for make in (holdfast_factory, redis_factory):
         r = make("--enable-debug-command", "local").client()
         assert r.execute_command("DEBUG", "SLEEP", "0")
+
+
+def test_a_command_that_raises_answers_an_error_and_the_server_goes_on(hf, hf_server):
+    """A bug in one command (DEBUG RAISE stands in for it) costs that command
+    an error reply and a traceback in the log: the client, its pipeline, the
+    other clients, and MULTI/EXEC all carry on."""
+    other = hf_server.client()
+    other.set("before", "1")
+    p = hf.pipeline(transaction=False)
+    p.set("a", "1").execute_command("DEBUG", "RAISE").set("b", "2").get("a")
+    out = p.execute(raise_on_error=False)
+    assert out[0] is True and out[2] is True and out[3] == b"1"
+    assert isinstance(out[1], redis.ResponseError)
+    assert str(out[1]) == "internal error running 'DEBUG' (see the server log)"
+    # inside a transaction the failing command's slot holds the error
+    t = hf.pipeline(transaction=True)
+    t.set("c", "3").execute_command("DEBUG", "RAISE").incr("c")
+    out = t.execute(raise_on_error=False)
+    assert out[0] is True and isinstance(out[1], redis.ResponseError) and out[2] == 4
+    assert other.get("before") == b"1" and hf.ping()
+    deadline = time.time() + 5
+    while "RuntimeError: DEBUG RAISE" not in hf_server.log():
+        assert time.time() < deadline, hf_server.log()
+        time.sleep(0.02)
+    assert "Internal error running command 'DEBUG'" in hf_server.log()

@@ -336,3 +336,42 @@ def test_traffic_counters(hf, ports):
         conn.sock.sendall(payload[:14 * 100])  # 100 whole PINGs
         time.sleep(0.05)
     conn.close()
+
+
+def test_rejected_subcommands_are_not_processed_commands(hf, rr, ports):
+    """An unknown subcommand or a subcommand with the wrong arity is refused
+    before it runs: it adds to errors and rejected_calls, not to
+    total_commands_processed or calls, as in Redis."""
+    stats = []
+    for r, port in ((hf, ports[0]), (rr, ports[1])):
+        r.config_resetstat()
+        conn = RawConn(port)
+        replies = [conn("CONFIG", "NOSUCH"), conn("CONFIG", "GET"), conn("OBJECT", "ENCODING"),
+                   conn("CONFIG", "GET", "hz")]
+        conn.close()
+        st = fields(info_text(port, "stats"))
+        cs = fields(info_text(port, "commandstats"))
+        stats.append((replies, st["total_commands_processed"], st["total_error_replies"],
+                      cs.get("cmdstat_config|get"), cs.get("cmdstat_object|encoding")))
+    ours, theirs = stats
+    assert ours[0] == theirs[0]
+    assert ours[1:3] == theirs[1:3] == ("2", "3")  # RESETSTAT and CONFIG GET hz; three errors
+    for mine, redis_line in zip(ours[3:], theirs[3:], strict=True):
+        pat = r"calls=(\d+),usec=\d+,usec_per_call=[\d.]+,rejected_calls=(\d+),failed_calls=(\d+)"
+        assert re.fullmatch(pat, mine).groups() == re.fullmatch(pat, redis_line).groups()
+
+
+def test_reads_and_writes_processed(hf, ports):
+    """Every socket read with data and every reply write counts; a pipeline
+    of 100 commands sent in one go is far fewer reads than commands."""
+    hf.config_resetstat()
+    conn = RawConn(ports[0])
+    conn.sock.sendall(b"PING\r\n" * 100)
+    got = b""
+    while got.count(b"+PONG\r\n") < 100:
+        got += conn.sock.recv(65536)
+    conn("PING")
+    conn.close()
+    st = fields(info_text(ports[0], "stats"))
+    reads, writes = int(st["total_reads_processed"]), int(st["total_writes_processed"])
+    assert 2 <= reads < 50 and 2 <= writes < 50, (reads, writes)

@@ -116,3 +116,25 @@ def test_transaction_propagates_as_multi_exec(holdfast_factory):
     pipe.execute()
     cmds = RequestParser().parse(r.execute_command("DEBUG", "PROPAGATED", "GET"))
     assert cmds == [[b"SELECT", b"0"], [b"MULTI"], [b"SET", b"a", b"1"], [b"SET", b"b", b"2"], [b"EXEC"]]
+
+
+def test_queue_time_rejections_like_redis(hf_server, real_redis_server):
+    """Commands Redis flags no-multi (SHUTDOWN, SAVE, SYNC, PSYNC) are refused
+    at queue time, and so are unknown subcommands and subcommands with the
+    wrong arity; each aborts the EXEC. Byte for byte with redis-server, and
+    the server is still up afterwards (SHUTDOWN did not run)."""
+    from rawresp import RawConn
+
+    script = [("MULTI",), ("SET", "k", "v"), ("SHUTDOWN",), ("SHUTDOWN", "NOSAVE"), ("CLIENT", "NOSUCH"),
+              ("CONFIG", "GET"), ("OBJECT", "FREQ"), ("EXEC",),
+              ("MULTI",), ("SHUTDOWN",), ("DISCARD",), ("EXISTS", "k"), ("PING",)]
+    replies = []
+    for port in (hf_server.port, real_redis_server.port):
+        conn = RawConn(port)
+        conn("DEL", "k")
+        replies.append([conn(*cmd) for cmd in script])
+        conn.close()
+    assert replies[0] == replies[1]
+    assert replies[0][2] == b"-ERR Command not allowed inside a transaction\r\n"
+    assert replies[0][4] == b"-ERR unknown subcommand 'NOSUCH'. Try CLIENT HELP.\r\n"
+    assert replies[0][-1] == b"+PONG\r\n"

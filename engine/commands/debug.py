@@ -391,6 +391,11 @@ def _error(c, argv):
     return b"-" + argv[2].replace(b"\r", b" ").replace(b"\n", b" ") + b"\r\n"
 
 
+def _raise(c, argv):
+    """DEBUG RAISE: exercise the server's guard against bugs in commands."""
+    raise RuntimeError("DEBUG RAISE")
+
+
 _PROTOCOL_TYPES = b"string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false"
 
 
@@ -471,6 +476,11 @@ register("propagated", _propagated, 3, 3, [
     "PROPAGATED (START|GET|STOP)",
     "    Capture the write stream the AOF and replicas receive (Holdfast only):",
     "    START attaches a fresh capture, GET returns its bytes, STOP detaches it.",
+])
+register("raise", _raise, 2, 2, [
+    "RAISE",
+    "    Raise a Python exception inside the command (Holdfast only): the client gets",
+    "    an internal error reply, the log a traceback, and the server goes on.",
 ])
 register("set-active-expire", _set_active_expire, 3, 3, [
     "SET-ACTIVE-EXPIRE <0|1>",

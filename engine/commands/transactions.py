@@ -123,7 +123,10 @@ def exec_(c, argv):
     try:
         for _cmd, qargv in queue:
             c.wbuf = []
-            srv.call(c, qargv)
+            try:
+                srv.call(c, qargv)
+            except Exception:  # the command's slot gets the error, the rest still run
+                srv.internal_error(c, qargv)
             replies.append(b"".join(c.wbuf))
     finally:
         c.wbuf = saved
