@@ -22,12 +22,14 @@ STAMP_BASE := $(VENV)/.holdfast-installed
 STAMP_TEST := $(VENV)/.holdfast-installed-test
 
 .PHONY: help demo test lint bench-quick tox commands clean distclean
+.PHONY: bench-memory
 
 help:
 	@echo "make demo         start a Holdfast server, load it, write results/demo/report.md, stop it"
 	@echo "make test         run the test suite (PYTEST_ARGS='-k expire -x' to pass options)"
 	@echo "make lint         ruff check ."
 	@echo "make bench-quick  Holdfast against redis-server, SET/GET at -P 1 and -P 16 (BENCH_ARGS='--rounds 1')"
+	@echo "make bench-memory RSS per element, 1M hashes and a 1M-member zset, against redis-server (BENCH_ARGS='--rounds 3')"
 	@echo "make tox          the test suite on every Python tox finds (installs tox into .venv)"
 	@echo "make commands     the command table by family (to keep README.md honest)"
 	@echo "make clean        remove caches and demo output; make distclean also removes .venv"
@@ -58,6 +60,9 @@ lint: $(STAMP_TEST)
 
 bench-quick: $(STAMP_BASE)
 	$(PY) -m bench.quick $(BENCH_ARGS)
+
+bench-memory: $(STAMP_BASE)
+	$(PY) -m bench.memory $(BENCH_ARGS)
 
 tox: $(STAMP_BASE)
 	$(PY) -m pip install -q tox
