@@ -31,6 +31,7 @@ MULTIBULK_MAX = (1 << 31) - 1  # INT_MAX, as Redis 7
 
 
 _consume = collections.deque(maxlen=0).extend  # runs an iterator to its end in C
+_join = b"".join
 
 
 class ProtocolError(Exception):
@@ -71,12 +72,19 @@ class RequestParser:
         if not self.pending and data[:1] == b"*" and _BIG_MULTIBULK(data) is None:
             reader = self.reader
             reader.feed(data)
-            out = []
             try:
                 req = reader.gets()
-                while req is not False:
-                    out.append(req)
+                if req is False:
+                    return self._handover(data)  # not even one whole request
+                nxt = reader.gets()
+                if nxt is False:
+                    out = [req]  # one request per read: unpipelined traffic
+                else:
+                    out = [req, nxt]
                     req = reader.gets()
+                    while req is not False:
+                        out.append(req)
+                        req = reader.gets()
             except (hiredis.ProtocolError, MemoryError):
                 return self._handover(data)
             if reader.has_data():
@@ -84,11 +92,15 @@ class RequestParser:
             # hiredis accepts replies that are not requests (integers, nested
             # arrays, nulls): those go to the exact path, which rejects them
             # with Redis's words. Meanwhile count the CRLFs the requests framed.
-            # Both checks run in C: list.__len__ rejects anything but a list,
+            # The checks run in C: list.__len__ rejects anything but a list,
             # b"".join anything but bytes inside one.
             try:
-                crlf = len(out) + (sum(map(list.__len__, out)) << 1)
-                _consume(map(b"".join, out))
+                if nxt is False:
+                    crlf = 1 + (list.__len__(out[0]) << 1)
+                    _join(out[0])
+                else:
+                    crlf = len(out) + (sum(map(list.__len__, out)) << 1)
+                    _consume(map(_join, out))
             except TypeError:
                 return self._handover(data)
             # hiredis does not say whether it stopped between two requests or
@@ -97,7 +109,7 @@ class RequestParser:
             # request, nothing is left inside. Otherwise (CRLFs in payloads, or
             # a partial) ask hiredis: a sentinel request comes back whole only
             # when it starts on a request boundary.
-            if data.count(b"\r\n") != crlf or data[-2:] != b"\r\n":
+            if data[-1] != 10 or data.count(b"\r\n") != crlf or data[-2] != 13:
                 reader.feed(_SENTINEL)
                 try:
                     tail = reader.gets()

@@ -179,7 +179,10 @@ class Server:
         command of a client in a special state (MULTI, subscribed, not
         authenticated, MONITOR running), goes through `call`, which does
         every check."""
-        fast = self._fast_table(c)
+        if c.gated or self.monitors or self.write_block_reason is not None:
+            fast = self._fast_table(c)
+        else:
+            fast = self.fast_commands  # the usual case, without a call
         wbuf = c.wbuf
         clock = time.perf_counter_ns
         slow_ns = self.slowlog_threshold_ns
