@@ -436,3 +436,32 @@ def test_keyspace_events_match_redis(holdfast_factory, redis_factory):
         seen.append(got)
         p.close()
     assert seen[0] == seen[1]
+
+
+def test_small_hashes_share_field_name_objects():
+    """Field names of listpack-sized hashes are stored once for all hashes
+    (memory: Redis keeps them inline in each listpack, we would otherwise pay
+    a bytes object per copy); long fields and values are not shared."""
+    from engine.commands import hashes as cmds  # noqa: F401 - registers the types
+    from engine.config import Config
+    from engine.types.hashes import new_hash, shared_fields
+
+    a = [bytes(bytearray(b"name")), bytes(bytearray(b"email"))]
+    b = [bytes(bytearray(b"name")), bytes(bytearray(b"email"))]
+    assert a[0] is not b[0]
+    sa, sb = list(shared_fields(a)), list(shared_fields(b))
+    assert sa == sb == [b"name", b"email"] and all(x is y for x, y in zip(sa, sb, strict=True))
+    h = new_hash([(bytes(bytearray(b"name")), b"v")], Config())
+    assert next(iter(h)) is sa[0]
+
+
+def test_shared_field_names_keep_hashes_apart(hf):
+    """Sharing names never shares values or lets one hash see another's writes."""
+    hf.hset("u1", mapping={"name": "ann", "age": "1"})
+    hf.hset("u2", mapping={"name": "bob", "age": "2"})
+    hf.hsetnx("u3", "name", "cy")
+    hf.hincrby("u2", "age", 5)
+    hf.hdel("u1", "name")
+    assert hf.hgetall("u1") == {b"age": b"1"}
+    assert hf.hgetall("u2") == {b"name": b"bob", b"age": b"7"}
+    assert hf.hgetall("u3") == {b"name": b"cy"}

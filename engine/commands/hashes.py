@@ -7,7 +7,7 @@ from itertools import chain, islice
 
 from .. import resp
 from ..scan import parse_cursor
-from ..types.hashes import HashTable, promoted, too_long
+from ..types.hashes import HashTable, promoted, shared_fields, too_long
 from ..util import INT64_MAX, INT64_MIN, format_long_double, parse_int
 from . import command
 from .keys import parse_scan_options, scan_reply
@@ -64,12 +64,13 @@ def _hset(c, argv, name):
     created = h is None
     if created:
         h = {}
-    long_entry = h.__class__ is dict and too_long(srv.config, islice(argv, 2, None))
+    small = h.__class__ is dict
+    long_entry = small and too_long(srv.config, islice(argv, 2, None))
     before = len(h)
-    if n == 4:
-        h[argv[2]] = argv[3]
-    else:
-        h.update(zip(islice(argv, 2, None, 2), islice(argv, 3, None, 2), strict=True))
+    fields = argv[2::2]
+    if small and not long_entry:
+        fields = shared_fields(fields)
+    h.update(zip(fields, argv[3::2], strict=True))
     added = len(h) - before
     _stored(srv, db, key, h, created, long_entry)
     if srv.notify_hook is not None:
@@ -108,6 +109,8 @@ def hsetnx(c, argv):
     if created:
         h = {}
     long_entry = h.__class__ is dict and too_long(srv.config, (field, argv[3]))
+    if h.__class__ is dict and not long_entry:
+        field = next(shared_fields((field,)))
     h[field] = argv[3]
     _stored(srv, db, key, h, created, long_entry)
     srv.notify(db.id, b"h", b"hset", key)
@@ -155,6 +158,8 @@ def _incr_store(srv, db, key, h, field, new):
     if created:
         h = {}
     long_entry = h.__class__ is dict and too_long(srv.config, (field, new))
+    if h.__class__ is dict and not long_entry:
+        field = next(shared_fields((field,)))
     h[field] = new
     _stored(srv, db, key, h, created, long_entry)
 
