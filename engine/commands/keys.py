@@ -11,6 +11,7 @@ from ..scan import parse_cursor
 from ..util import glob_matcher, parse_int
 from . import command, container, subcommand
 from .strings import EMBSTR_MAX, NOT_INT, SYNTAX
+from .transactions import touch_all_watched
 
 NO_SUCH_KEY = b"ERR no such key"
 SAME_OBJECT = b"ERR source and destination objects are the same"
@@ -243,10 +244,8 @@ def swapdb(c, argv):
     a, b = dbs[ids[0]], dbs[ids[1]]
     if a is not b:
         # WATCHed keys that exist on either side change value (touchAllWatchedKeysInDb).
-        for db, other in ((a, b), (b, a)):
-            for key in list(db.watched):
-                if key in db.data or key in other.data:
-                    srv.signal_modified_key(db, key)
+        touch_all_watched(a, srv.now_ms, b)
+        touch_all_watched(b, srv.now_ms, a)
         a.swap_with(b)
         blocking = getattr(srv, "blocking", None)
         if blocking is not None:  # clients blocked on keys that now exist may go
@@ -269,13 +268,13 @@ def _flush_args(c, argv):
     return False
 
 
-def _flush(c, argv, dbs, signal_id):
+def _flush(c, argv, dbs):
     srv = c.server
     if not _flush_args(c, argv):
         return resp.error(SYNTAX)
-    srv.signal_flushed_db(signal_id)
     removed = 0
     for db in dbs:
+        touch_all_watched(db, srv.now_ms)  # only WATCHed keys that exist are touched
         removed += db.clear()
         srv.keyspace.scanner.drop_db(db.id)
     srv.dirty += removed
@@ -285,12 +284,12 @@ def _flush(c, argv, dbs, signal_id):
 
 @command("flushdb", -1, "write", complexity="O(N)", summary="Remove all keys from the current database.")
 def flushdb(c, argv):
-    return _flush(c, argv, [c.db], c.db.id)
+    return _flush(c, argv, [c.db])
 
 
 @command("flushall", -1, "write", complexity="O(N)", summary="Removes all keys from all databases.")
 def flushall(c, argv):
-    return _flush(c, argv, c.server.keyspace.dbs, -1)
+    return _flush(c, argv, c.server.keyspace.dbs)
 
 
 # ---- iteration -------------------------------------------------------------------

@@ -13,9 +13,66 @@ from . import command
 EXECABORT = b"EXECABORT Transaction discarded because of previous errors."
 
 
+def _watched_expired(c, db, key, clear=False):
+    """Whether `c` WATCHed `key` in `db` when it was already expired
+    (Redis's wk->expired); `clear` resets that mark."""
+    wk = c.watched_keys
+    for i, (wdb, wkey, expired) in enumerate(wk or ()):
+        if wdb is db and wkey == key:
+            if expired and clear:
+                wk[i] = (wdb, wkey, False)
+            return expired
+    return False
+
+
 def _touch(db, key):
-    for c in db.watched.get(key, ()):
+    """touchWatchedKey: every client WATCHing `key` gets a dirty CAS (its
+    next EXEC fails) -- except one that WATCHed the key already expired:
+    the deletion of that expired key is no logical change, it only stops
+    the watch counting as expired; and while the key is still there such a
+    watch is not dirtied either."""
+    clients = db.watched.get(key)
+    if not clients:
+        return
+    gone = key not in db.data
+    for c in clients:
+        if _watched_expired(c, db, key, clear=gone):
+            continue
         c.flags.add("d")  # dirty CAS: the next EXEC fails
+
+
+def touch_all_watched(db, now_ms, replaced_with=None):
+    """touchAllWatchedKeysInDb, before FLUSHDB/FLUSHALL empty `db` or
+    SWAPDB replaces its contents with `replaced_with`'s: only WATCHed keys
+    that exist in `db` (or in `replaced_with`) change, and a watch on an
+    expired key follows what the key logically does."""
+    if not db.watched:
+        return
+    for key, clients in list(db.watched.items()):
+        in_emptied = key in db.data
+        in_other = replaced_with is not None and key in replaced_with.data
+        if not (in_emptied or in_other):
+            continue
+        when = replaced_with.expires.get(key) if in_other else None
+        other_expired = when is not None and when <= now_ms
+        for c in list(clients):
+            if _watched_expired(c, db, key):
+                if not in_other:
+                    _watched_expired(c, db, key, clear=True)  # expired key now deleted: no change
+                    continue
+                if other_expired:
+                    continue  # an expired key stays expired
+            elif not in_emptied and other_expired:
+                _set_watched_expired(c, db, key)  # nothing replaced by an expired key
+                continue
+            c.flags.add("d")
+
+
+def _set_watched_expired(c, db, key):
+    wk = c.watched_keys
+    for i, (wdb, wkey, _expired) in enumerate(wk or ()):
+        if wdb is db and wkey == key:
+            wk[i] = (wdb, wkey, True)
 
 
 def install(server):
