@@ -1,0 +1,690 @@
+"""Randomized model test: hypothesis draws command sequences over lists,
+hashes, sets, sorted sets, strings and the keyspace (with MULTI/EXEC/
+DISCARD/WATCH blocks now and then), runs each sequence against Holdfast and
+against Debian's redis-server 7.0, and compares every reply byte for byte
+(RESP2, and RESP3 in the second parametrization).
+
+A small key pool is shared by all types, so WRONGTYPE errors, type changes
+(RENAME/COPY/SUNIONSTORE over a list) and encoding conversions come up
+often; each example also runs under either the default encoding limits or
+tiny ones (CONFIG SET ...-max-...), so listpack/intset -> hashtable/skiplist
+conversions happen within a few commands.
+
+Only what Redis itself leaves unspecified is normalised:
+
+- the order of replies that walk a hashtable-encoded set or hash, or a
+  skiplist zset's dict (SMEMBERS, SSCAN, HGETALL, HKEYS, HVALS, HSCAN, ZSCAN,
+  SINTER with a hashtable set): compared as multisets only when redis-server
+  reports that encoding for the key (inside MULTI, where the encoding at the
+  time cannot be asked, always). Intsets and listpacks are compared exactly;
+- SUNION/SDIFF (and whole-set SRANDMEMBER/SPOP) build a fresh set, sorted
+  when it is intset-able: exact then, multiset otherwise;
+- KEYS and SCAN (the keyspace is a hashtable): multiset;
+- random picks (SRANDMEMBER, HRANDFIELD, ZRANDMEMBER, RANDOMKEY, SPOP):
+  when the bytes differ, both replies must have the same shape and size,
+  distinct where Redis promises it, every pick a member on its own server;
+  after a random SPOP the popped set is rebuilt the same on both servers;
+- TTL/EXPIRETIME after a relative EXPIRE: within one second.
+
+At the end of every example both servers must agree on TYPE, OBJECT
+ENCODING, DEBUG DIGEST-VALUE and TTL of every key in db 0 and db 1.
+
+HYPOTHESIS_PROFILE=dev (500 examples) or deep (5000, random seeds) runs
+more locally; the default `ci` profile is derandomized and takes a few
+seconds.
+"""
+
+import os
+import re
+import time
+from collections import namedtuple
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rawresp import RawConn, reply_end
+
+pytestmark = pytest.mark.interop
+
+_PROFILES = {
+    "ci": dict(max_examples=150, derandomize=True, database=None),
+    "dev": dict(max_examples=500),
+    "deep": dict(max_examples=5000),
+}
+PROFILE = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                          HealthCheck.too_slow, HealthCheck.data_too_large],
+                   print_blob=True, **_PROFILES.get(os.environ.get("HYPOTHESIS_PROFILE", "ci"), _PROFILES["ci"]))
+
+# ---- pools ------------------------------------------------------------------------------
+
+KEYS = ["k1", "k2", "k3", "k4", "k5"]
+HOT_KEYS = ["k1", "k1", "k1", "k2", "k2", "k3"] + KEYS  # most commands meet on a few keys
+BIG = "v" * 70  # longer than hash/zset-max-listpack-value (64): converts
+MEMBERS = ["1", "2", "-3", "007", "10", "0", "a", "b", "abc", "", "1.5", "9223372036854775807", "a", "1", "b",
+           "2", BIG]
+FIELDS = ["f1", "f2", "f3", "f4", "f5", "f6", "1", "a", "", "f1", "f2", BIG]
+INTS = ["0", "1", "2", "-1", "-2", "3", "10", "-100", "x", "1.5", "1", "-1"]
+INCRS = ["1", "-2", "10", "x", "9223372036854775807", "0", "1.5", "1"]
+FLOATS = ["0.1", "-1.5", "1e3", "x", "inf", "3", "1", "5.0e3"]
+SCORES = ["1", "2", "-1", "0", "1.5", "-inf", "+inf", "3e2", "0x10", "abc", "nan", "-0", "1", "2", "10", "0.1", "-0.2",
+          "1e-5", "123456789012345678", "1e200"]
+SCORE_MIN = ["-inf", "0", "(1", "1", "(0", "2.5", "x", "(", "-1", "+inf", "1"]
+SCORE_MAX = ["+inf", "2", "(2", "1", "10", "(10", "-inf", "x", "0", "inf"]
+LEX = ["-", "+", "[a", "(a", "[1", "(b", "a", "[", "[abc", "[2", "(1"]
+
+# Config profiles: Redis's defaults, and tiny limits so conversions happen.
+CONFIGS = {
+    "default": {"set-max-intset-entries": "512", "hash-max-listpack-entries": "512",
+                "hash-max-listpack-value": "64", "zset-max-listpack-entries": "128",
+                "zset-max-listpack-value": "64"},
+    "small": {"set-max-intset-entries": "3", "hash-max-listpack-entries": "3",
+              "hash-max-listpack-value": "8", "zset-max-listpack-entries": "3",
+              "zset-max-listpack-value": "8"},
+}
+
+RANDOM_READS = {"SRANDMEMBER", "HRANDFIELD", "ZRANDMEMBER", "RANDOMKEY"}
+RANDOM_NAMES = RANDOM_READS | {"SPOP"}
+
+
+# ---- command generators -----------------------------------------------------------------
+# Each takes hypothesis's `draw` and whether it is queued inside MULTI (no
+# random picks there: their replies could not be checked) and returns argv.
+# The simplest forms come first: hypothesis shrinks toward index 0.
+
+def _pick(d, pool):
+    return d(st.sampled_from(pool))
+
+
+def _some(d, pool, lo=1, hi=3):
+    return d(st.lists(st.sampled_from(pool), min_size=lo, max_size=hi))
+
+
+def _choice(d, n):
+    return d(st.integers(0, n - 1))
+
+
+def _form(d, forms, grow=1):
+    """Draw one of `forms` (thunks); only the chosen one draws its arguments.
+    Half the time one of the first `grow` forms (the writes that make values
+    grow, so they get big enough to convert and to reorder)."""
+    if d(st.booleans()):
+        return forms[_choice(d, grow)]()
+    return forms[_choice(d, len(forms))]()
+
+
+def gen_string(d, tx):
+    k, v = _pick(d, HOT_KEYS), _pick(d, MEMBERS)
+    return _form(d, [
+        lambda: ["SET", k, v] + _pick(d, [[], ["NX"], ["XX"], ["GET"], ["EX", "100"], ["NX", "GET"],
+                                          ["KEEPTTL"]]),
+        lambda: ["GET", k], lambda: ["APPEND", k, v], lambda: ["INCR", k],
+        lambda: ["INCRBY", k, _pick(d, INCRS)], lambda: ["DECR", k],
+        lambda: ["INCRBYFLOAT", k, _pick(d, FLOATS)], lambda: ["STRLEN", k],
+        lambda: ["GETRANGE", k, _pick(d, INTS), _pick(d, INTS)],
+        lambda: ["SETRANGE", k, _pick(d, ["0", "1", "3", "-1", "x"]), v], lambda: ["GETDEL", k],
+        lambda: ["MSET", k, v, _pick(d, HOT_KEYS), _pick(d, MEMBERS)], lambda: ["MGET"] + _some(d, HOT_KEYS),
+        lambda: ["SETNX", k, v], lambda: ["GETSET", k, v], lambda: ["LCS", k, _pick(d, HOT_KEYS)],
+        lambda: ["DECRBY", k, _pick(d, INCRS)], lambda: ["GETEX", k] + _pick(d, [[], ["PERSIST"], ["EX", "100"]]),
+        lambda: ["SETEX", k, _pick(d, ["100", "0", "x"]), v], lambda: ["MSETNX", k, v, _pick(d, HOT_KEYS), v],
+        lambda: ["SUBSTR", k, _pick(d, INTS), _pick(d, INTS)], lambda: ["SET", k, v, "XX", "GET"],
+    ], grow=3)
+
+
+def _lpos(d, k, m):
+    opts = []
+    for name, pool in (("RANK", ["1", "-1", "2", "0", "x"]), ("COUNT", ["0", "1", "2", "-1"]),
+                       ("MAXLEN", ["0", "2", "-1"])):
+        if d(st.booleans()):
+            opts += [name, _pick(d, pool)]
+    return ["LPOS", k, m] + opts
+
+
+def gen_list(d, tx):
+    k, m = _pick(d, HOT_KEYS), _pick(d, MEMBERS)
+    side = lambda: _pick(d, ["LEFT", "RIGHT"])  # noqa: E731
+
+    def lmpop():
+        ks = _some(d, HOT_KEYS, 1, 3)
+        return ["LMPOP", str(len(ks))] + ks + [side()] + _pick(d, [[], ["COUNT", "2"], ["COUNT", "0"]])
+
+    def blocking():  # an empty list blocks for 10 ms outside MULTI
+        k2 = _pick(d, HOT_KEYS)
+        return _pick(d, [["BLPOP", k, k2, "0.01"], ["BRPOP", k, "0.01"],
+                         ["BLMOVE", k, k2, "LEFT", "RIGHT", "0.01"], ["BRPOPLPUSH", k, k2, "0.01"],
+                         ["BLMPOP", "0.01", "2", k, k2, "LEFT", "COUNT", "2"]])
+
+    return _form(d, [
+        lambda: ["RPUSH", k] + _some(d, MEMBERS, 1, 6), lambda: ["LPUSH", k] + _some(d, MEMBERS, 1, 4),
+        lambda: ["LRANGE", k, "0", "-1"], lambda: ["RPUSHX", k, m], lambda: ["LPUSHX", k, m],
+        lambda: ["LPOP", k] + _pick(d, [[], ["2"], ["0"], ["-1"]]), lambda: ["RPOP", k] + _pick(d, [[], ["3"], ["x"]]),
+        lambda: ["LLEN", k], lambda: ["LRANGE", k, _pick(d, INTS), _pick(d, INTS)],
+        lambda: ["LINDEX", k, _pick(d, INTS)], lambda: ["LSET", k, _pick(d, INTS), m],
+        lambda: ["LREM", k, _pick(d, INTS), m], lambda: ["LTRIM", k, _pick(d, INTS), _pick(d, INTS)],
+        lambda: ["LINSERT", k, _pick(d, ["BEFORE", "AFTER", "x"]), _pick(d, MEMBERS), m],
+        lambda: ["LMOVE", k, _pick(d, HOT_KEYS), side(), side()], lambda: ["RPOPLPUSH", k, _pick(d, HOT_KEYS)],
+        lambda: _lpos(d, k, m), lmpop, lambda: ["LRANGE", k, "0", "-1"], blocking,
+    ], grow=2)
+
+
+def gen_hash(d, tx):
+    k, f, v = _pick(d, HOT_KEYS), _pick(d, FIELDS), _pick(d, MEMBERS)
+    return _form(d, [
+        lambda: ["HSET", k, f, v], lambda: ["HSET", k, f, v, _pick(d, FIELDS), _pick(d, MEMBERS)],
+        lambda: ["HSET", k, "f%d" % _choice(d, 9), v], lambda: ["HGETALL", k], lambda: ["HGET", k, f],
+        lambda: ["HDEL", k] + _some(d, FIELDS, 1, 2), lambda: ["HLEN", k], lambda: ["HEXISTS", k, f],
+        lambda: ["HINCRBY", k, f, _pick(d, INCRS)], lambda: ["HINCRBYFLOAT", k, f, _pick(d, FLOATS)],
+        lambda: ["HSTRLEN", k, f], lambda: ["HKEYS", k], lambda: ["HVALS", k],
+        lambda: ["HMGET", k] + _some(d, FIELDS, 1, 3), lambda: ["HSETNX", k, f, v],
+        lambda: ["HSCAN", k, "0", "COUNT", "1000"], lambda: ["HSCAN", k, "0", "MATCH", "f*", "COUNT", "1000"],
+        lambda: ["HMSET", k, f, v], lambda: ["HGETALL", k], lambda: ["HSET", k, f], lambda: ["HGETALL", k],
+        lambda: None if tx else ["HRANDFIELD", k] + _pick(d, [
+            [], ["2"], ["-3"], ["10"], ["0"], ["2", "WITHVALUES"], ["-3", "WITHVALUES"], ["10", "WITHVALUES"],
+            ["x"]]),
+    ], grow=3)
+
+
+def gen_set(d, tx):
+    k, m = _pick(d, HOT_KEYS), _pick(d, MEMBERS)
+    ks = lambda: _some(d, HOT_KEYS, 1, 3)  # noqa: E731
+
+    def sintercard():
+        keys = ks()
+        return ["SINTERCARD", _pick(d, [str(len(keys)), "0", "x", "9"])] + keys + _pick(
+            d, [[], ["LIMIT", "1"], ["LIMIT", "0"], ["LIMIT", "-1"]])
+
+    return _form(d, [
+        lambda: ["SADD", k] + _some(d, MEMBERS, 1, 6),
+        lambda: ["SADD", k] + _some(d, ["1", "2", "3", "-5", "10", "200", "70000", "5000000000"], 1, 4),
+        lambda: ["SMEMBERS", k],
+        lambda: ["SREM", k] + _some(d, MEMBERS, 1, 3), lambda: ["SCARD", k], lambda: ["SISMEMBER", k, m],
+        lambda: ["SMISMEMBER", k, m, _pick(d, MEMBERS)], lambda: ["SMOVE", k, _pick(d, HOT_KEYS), m],
+        lambda: ["SINTER"] + ks(), lambda: ["SUNION"] + ks(), lambda: ["SDIFF"] + ks(),
+        lambda: ["SINTERSTORE", k] + ks(), lambda: ["SUNIONSTORE", k] + ks(), lambda: ["SDIFFSTORE", k] + ks(),
+        lambda: ["SSCAN", k, "0", "COUNT", "1000"], lambda: ["SSCAN", k, "0", "MATCH", "*1*", "COUNT", "1000"],
+        lambda: ["SMEMBERS", k], sintercard, lambda: ["SADD", k, m], lambda: ["SREM", k, m],
+        lambda: None if tx else ["SRANDMEMBER", k] + _pick(d, [[], ["2"], ["-3"], ["10"], ["0"], ["x"]]),
+        # Inside MULTI only the forms whose result is fixed (the whole set, or an error).
+        lambda: ["SPOP", k] + (_pick(d, [["100"], ["0"], ["-1"], ["x"]]) if tx else
+                               _pick(d, [[], ["1"], ["2"], ["100"], ["0"], ["-1"], ["x"]])),
+    ], grow=2)
+
+
+def _zrange_tail(d, kind):
+    if kind == "score":
+        args = [_pick(d, SCORE_MIN), _pick(d, SCORE_MAX), "BYSCORE"]
+    elif kind == "lex":
+        args = [_pick(d, LEX), _pick(d, LEX), "BYLEX"]
+    else:
+        args = [_pick(d, INTS), _pick(d, INTS)]
+    if d(st.booleans()):
+        args.append("REV")
+    if kind != "rank" and d(st.booleans()):
+        args += ["LIMIT", _pick(d, ["0", "1", "-1", "x"]), _pick(d, ["2", "-1", "0", "10"])]
+    if kind != "lex" and d(st.booleans()):
+        args.append("WITHSCORES")
+    return args
+
+
+def _zsetop(d, store):
+    ks = _some(d, HOT_KEYS, 1, 3)
+    args = [_pick(d, [str(len(ks)), str(len(ks)), str(len(ks)), "0", "x", str(len(ks) + 1)])] + ks
+    if d(st.booleans()):
+        args += ["WEIGHTS"] + [_pick(d, ["1", "2", "-1", "0.5", "x", "inf"]) for _ in ks]
+    if d(st.booleans()):
+        args += ["AGGREGATE", _pick(d, ["SUM", "MIN", "MAX", "x"])]
+    if not store and d(st.booleans()):
+        args.append("WITHSCORES")
+    return args
+
+
+def gen_zset(d, tx):
+    k, m = _pick(d, HOT_KEYS), _pick(d, MEMBERS)
+
+    def zadd():
+        opts = _pick(d, [[], [], ["NX"], ["XX"], ["GT"], ["LT"], ["CH"], ["INCR"], ["GT", "CH"], ["NX", "XX"],
+                         ["NX", "GT"], ["XX", "LT", "CH"]])
+        pairs = []
+        for _ in range(d(st.integers(1, 3))):
+            pairs += [_pick(d, SCORES), _pick(d, MEMBERS)]
+        return ["ZADD", k] + opts + pairs
+
+    def zintercard():
+        ks = _some(d, HOT_KEYS, 1, 3)
+        return ["ZINTERCARD", str(len(ks))] + ks + _pick(d, [[], ["LIMIT", "1"], ["LIMIT", "-1"]])
+
+    def zmpop():
+        ks = _some(d, HOT_KEYS, 1, 2)
+        return ["ZMPOP", str(len(ks))] + ks + [_pick(d, ["MIN", "MAX", "x"])] + _pick(
+            d, [[], ["COUNT", "2"], ["COUNT", "0"]])
+
+    return _form(d, [
+        zadd, lambda: ["ZINCRBY", k, _pick(d, SCORES), m], lambda: ["ZRANGE", k, "0", "-1", "WITHSCORES"],
+        lambda: ["ZREM", k] + _some(d, MEMBERS, 1, 3), lambda: ["ZCARD", k], lambda: ["ZSCORE", k, m],
+        lambda: ["ZMSCORE", k, m, _pick(d, MEMBERS)], lambda: [_pick(d, ["ZRANK", "ZREVRANK"]), k, m],
+        lambda: [_pick(d, ["ZPOPMIN", "ZPOPMAX"]), k] + _pick(d, [[], ["2"], ["0"], ["-1"], ["x"]]),
+        lambda: ["ZRANGE", k] + _zrange_tail(d, "rank"), lambda: ["ZRANGE", k] + _zrange_tail(d, "score"),
+        lambda: ["ZRANGE", k] + _zrange_tail(d, "lex"),
+        lambda: ["ZRANGESTORE", _pick(d, HOT_KEYS), k] + [
+            a for a in _zrange_tail(d, _pick(d, ["rank", "score", "lex"])) if a != "WITHSCORES"],
+        lambda: ["ZSCAN", k, "0", "COUNT", "1000"],
+        lambda: [_pick(d, ["ZUNION", "ZINTER", "ZDIFF"])] + _zsetop(d, False),
+        lambda: [_pick(d, ["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"]), k] + _zsetop(d, True),
+        zintercard, zmpop,
+        lambda: ["ZREVRANGE", k, _pick(d, INTS), _pick(d, INTS)] + _pick(d, [[], ["WITHSCORES"]]),
+        lambda: [_pick(d, ["ZRANGEBYSCORE", "ZREVRANGEBYSCORE"]), k, _pick(d, SCORE_MIN), _pick(d, SCORE_MAX)]
+        + _pick(d, [[], ["WITHSCORES"], ["LIMIT", "1", "2"], ["WITHSCORES", "LIMIT", "0", "-1"]]),
+        lambda: [_pick(d, ["ZRANGEBYLEX", "ZREVRANGEBYLEX"]), k, _pick(d, LEX), _pick(d, LEX)]
+        + _pick(d, [[], ["LIMIT", "1", "2"]]),
+        lambda: ["ZCOUNT", k, _pick(d, SCORE_MIN), _pick(d, SCORE_MAX)],
+        lambda: ["ZLEXCOUNT", k, _pick(d, LEX), _pick(d, LEX)],
+        lambda: ["ZREMRANGEBYRANK", k, _pick(d, INTS), _pick(d, INTS)],
+        lambda: ["ZREMRANGEBYSCORE", k, _pick(d, SCORE_MIN), _pick(d, SCORE_MAX)],
+        lambda: ["ZREMRANGEBYLEX", k, _pick(d, LEX), _pick(d, LEX)],
+        lambda: ["ZADD", k, _pick(d, SCORES), m], lambda: ["ZRANGE", k, "0", "-1", "WITHSCORES"],
+        lambda: ["ZADD", k, "1", BIG],
+        lambda: None if tx else _pick(d, [["BZPOPMIN", k, _pick(d, HOT_KEYS), "0.01"], ["BZPOPMAX", k, "0.01"],
+                                          ["BZMPOP", "0.01", "1", k, "MAX"]]),
+        lambda: None if tx else ["ZRANDMEMBER", k] + _pick(d, [
+            [], ["2"], ["-3"], ["10"], ["0"], ["2", "WITHSCORES"], ["-3", "WITHSCORES"], ["10", "WITHSCORES"],
+            ["x"]]),
+    ], grow=2)
+
+
+def gen_keys(d, tx):
+    k, k2 = _pick(d, HOT_KEYS), _pick(d, HOT_KEYS)
+    return _form(d, [
+        lambda: ["TYPE", k], lambda: ["OBJECT", "ENCODING", k], lambda: ["EXISTS"] + _some(d, HOT_KEYS, 1, 3),
+        lambda: ["DBSIZE"], lambda: ["DEL"] + _some(d, HOT_KEYS, 1, 2), lambda: ["UNLINK", k],
+        lambda: ["RENAME", k, k2], lambda: ["RENAMENX", k, k2],
+        lambda: ["COPY", k, k2] + _pick(d, [[], ["REPLACE"], ["DB", "1"], ["DB", "1", "REPLACE"]]),
+        lambda: ["MOVE", k, "1"], lambda: ["KEYS", _pick(d, ["*", "k[12]", "*3", "x*"])],
+        lambda: ["SCAN", "0", "COUNT", "1000"] + _pick(d, [
+            [], ["TYPE", "set"], ["TYPE", "zset"], ["TYPE", "hash"], ["TYPE", "list"], ["TYPE", "string"],
+            ["MATCH", "k[1-3]"]]),
+        lambda: ["EXPIRE", k, "100"] + _pick(d, [[], ["NX"], ["XX"], ["GT"], ["LT"]]),
+        lambda: ["EXPIRE", k, _pick(d, ["0", "-1", "x"])], lambda: ["EXPIREAT", k, _pick(d, ["4102444800", "1"])],
+        lambda: ["PERSIST", k], lambda: ["TTL", k], lambda: ["EXPIRETIME", k], lambda: ["TOUCH", k, k2],
+        lambda: ["TYPE", k], lambda: ["OBJECT", "ENCODING", k], lambda: ["OBJECT", "ENCODING", k],
+        lambda: ["SWAPDB", "0", "1"], lambda: ["FLUSHDB"], lambda: None if tx else ["RANDOMKEY"],
+    ], grow=4)  # mostly the read-only probes: TYPE, OBJECT ENCODING, EXISTS, DBSIZE
+
+
+FAMILIES = [gen_string, gen_list, gen_hash, gen_set, gen_zset]
+
+
+@st.composite
+def a_command(draw, gens, tx=False):
+    cmd = draw(st.sampled_from(gens))(draw, tx)
+    if cmd is None:  # a slot taken by a form not drawn here (random picks inside MULTI)
+        cmd = ["OBJECT", "ENCODING", draw(st.sampled_from(KEYS))]
+    mut = draw(st.integers(0, 29))
+    if tx and cmd[0] in RANDOM_NAMES:
+        return tuple(cmd)
+    if mut == 1 and len(cmd) > 1:
+        cmd = cmd[:-1]  # too few arguments, or an option without its value
+    elif mut == 2:
+        cmd = cmd + [draw(st.sampled_from(["x", "1", "-1", "WITHSCORES", "COUNT"]))]
+    return tuple(cmd)
+
+
+@st.composite
+def a_step(draw, gens):
+    """One command, or now and then a transaction block."""
+    kind = draw(st.integers(0, 24))
+    if kind == 1:
+        cmds = []
+        if draw(st.booleans()):
+            cmds.append(("WATCH",) + tuple(draw(st.lists(st.sampled_from(KEYS), min_size=1, max_size=2))))
+        cmds += draw(st.lists(a_command(gens), max_size=2))
+        cmds.append(("MULTI",))
+        cmds += draw(st.lists(a_command(gens, tx=True), min_size=1, max_size=5))
+        if draw(st.integers(0, 9)) == 0:
+            cmds.insert(-1, draw(st.sampled_from([("MULTI",), ("WATCH", "k1"), ("NOSUCHCMD", "x")])))
+        cmds.append(draw(st.sampled_from([("EXEC",), ("EXEC",), ("EXEC",), ("DISCARD",)])))
+        return cmds
+    if kind == 2:
+        return [draw(st.sampled_from([("WATCH", "k1"), ("UNWATCH",), ("EXEC",), ("DISCARD",)]))]
+    return [draw(a_command(gens))]
+
+
+@st.composite
+def scripts(draw):
+    """A command sequence focused on one to three type families (so values
+    grow and convert), with keyspace commands mixed in."""
+    focus = draw(st.lists(st.sampled_from(FAMILIES), min_size=1, max_size=3, unique=True))
+    gens = focus * 3 + [gen_keys]
+    steps = draw(st.lists(a_step(gens), min_size=10, max_size=40))
+    return [c for s in steps for c in s][:40]
+
+
+# ---- replies ----------------------------------------------------------------------------
+
+Node = namedtuple("Node", "t head kids raw")  # kids: child Nodes for aggregates, else None
+
+
+def node(buf, pos=0):
+    end = reply_end(buf, pos)
+    t = buf[pos:pos + 1]
+    eol = buf.index(b"\r\n", pos)
+    head = buf[pos + 1:eol]
+    kids = None
+    if t in b"*~%>" and int(head) >= 0:
+        kids, p = [], eol + 2
+        for _ in range(int(head) * (2 if t == b"%" else 1)):
+            kids.append(node(buf, p))
+            p = reply_end(buf, p)
+    return Node(t, head, kids, buf[pos:end])
+
+
+def payload(n):
+    """A bulk string's bytes (or a simple reply's text)."""
+    if n.t == b"$":
+        return None if int(n.head) < 0 else n.raw[len(n.head) + 3:-2]
+    return n.head
+
+
+def is_int(b):
+    return re.fullmatch(rb"-?[1-9][0-9]*|0", b) is not None and -2 ** 63 <= int(b) < 2 ** 63
+
+
+def multiset(n, pairs=False):
+    if n.kids is None:
+        return n.raw
+    items = [k.raw for k in n.kids]
+    if pairs:
+        items = list(zip(items[::2], items[1::2], strict=False))
+    return n.t, len(n.kids), sorted(items)
+
+
+# How an order-free reply is laid out: flat items, field/value pairs, or a
+# SCAN-style [cursor, items] (flat or pairs).
+ORDER_FREE = {"SMEMBERS": "flat", "SINTER": "flat", "SUNION": "flat", "SDIFF": "flat", "HKEYS": "flat",
+              "HVALS": "flat", "HGETALL": "pairs", "SSCAN": "scan", "HSCAN": "scan-pairs",
+              "ZSCAN": "scan-pairs", "KEYS": "flat", "SCAN": "scan"}
+
+
+class Ctx:
+    """The comparison context: the two connections, the config profile and
+    whether commands are being queued/executed inside MULTI."""
+
+    def __init__(self, hf, rr, config):
+        self.hf, self.rr, self.config = hf, rr, config
+        self.multi = False
+
+    def enc(self, key):
+        return payload(node(self.rr("OBJECT", "ENCODING", key)))
+
+    def intsetable(self, members):
+        return len(members) <= int(self.config["set-max-intset-entries"]) and all(map(is_int, members))
+
+
+def order_may_differ(name, cmd, a, ctx):
+    if name in ("KEYS", "SCAN"):
+        return True
+    items = [payload(k) for k in a.kids or []]
+    if name in ("SUNION", "SDIFF"):
+        return not ctx.intsetable(items)
+    if ctx.multi:
+        return True
+    if name == "SINTER":
+        return any(ctx.enc(k) == b"hashtable" for k in cmd[1:])
+    return ctx.enc(cmd[1]) in (b"hashtable", b"skiplist")
+
+
+def order_free_equal(mode, a, b):
+    if a.t != b.t or a.kids is None or b.kids is None:
+        return False
+    if mode.startswith("scan"):
+        if len(a.kids) != 2 or len(b.kids) != 2 or a.kids[0].raw != b.kids[0].raw:
+            return False
+        a, b = a.kids[1], b.kids[1]
+    pairs = mode.endswith("pairs")
+    return multiset(a, pairs) == multiset(b, pairs)
+
+
+def close_times(name, a, b):
+    return (name in ("TTL", "EXPIRETIME") and a.t == b.t == b":" and int(a.head) > 0
+            and abs(int(a.head) - int(b.head)) <= 1)
+
+
+def same(cmd, a, b, ctx):
+    """Whether two replies to `cmd` agree (exactly, or where Redis leaves
+    something free, up to that)."""
+    if a.raw == b.raw:
+        return True
+    name = cmd[0].upper()
+    if close_times(name, a, b):
+        return True
+    if name == "EXEC" and a.t == b.t == b"*" and a.kids is not None and b.kids is not None \
+            and len(a.kids) == len(b.kids) == len(ctx.queued):
+        return all(same(c, x, y, ctx) for c, x, y in zip(ctx.queued, a.kids, b.kids, strict=True))
+    mode = ORDER_FREE.get(name)
+    if mode and a.t == b.t and order_may_differ(name, cmd, a, ctx):
+        return order_free_equal(mode, a, b)
+    return False
+
+
+# ---- random picks -----------------------------------------------------------------------
+
+def _count(cmd):
+    if len(cmd) < 3:
+        return None
+    try:
+        return int(cmd[2])
+    except ValueError:
+        return None
+
+
+def _picks(n, with_values):
+    """(item, value-or-None) pairs from a random-pick reply (RESP2 flat
+    pairs or RESP3 nested pairs when with values)."""
+    if n.kids is None:
+        return [(payload(n), None)]
+    if not with_values:
+        return [(payload(k), None) for k in n.kids]
+    if n.kids and n.kids[0].kids is not None:  # RESP3: [[field, value], ...]
+        return [(payload(p.kids[0]), p.kids[1]) for p in n.kids]
+    return [(payload(f), v) for f, v in zip(n.kids[::2], n.kids[1::2], strict=True)]
+
+
+def _flat(n, with_values):
+    return [(p, v.raw if v is not None else None) for p, v in _picks(n, with_values)]
+
+
+def check_random_read(cmd, a, b, ctx):
+    """Both replies to a random pick are valid: same shape and size, each
+    pick a member on its own server, distinct where Redis promises it, the
+    whole collection in its fixed order where Redis returns that."""
+    name = cmd[0].upper()
+    assert a.t == b.t and a.t in b"$*~" and (a.kids is None) == (b.kids is None), (a.raw, b.raw)
+    if name == "RANDOMKEY":
+        for conn, n in ((ctx.hf, a), (ctx.rr, b)):
+            assert conn("EXISTS", payload(n)) == b":1\r\n", (cmd, n.raw)
+        return
+    key, count = cmd[1], _count(cmd)
+    with_values = len(cmd) > 3
+    if a.kids is not None:
+        assert len(a.kids) == len(b.kids), (cmd, a.raw, b.raw)
+    size_cmd = {"SRANDMEMBER": "SCARD", "HRANDFIELD": "HLEN", "ZRANDMEMBER": "ZCARD"}[name]
+    size = int(node(ctx.rr(size_cmd, key)).head)
+    for conn, n in ((ctx.hf, a), (ctx.rr, b)):
+        picks = _picks(n, with_values)
+        if count is not None and count >= 0:
+            assert len(picks) == min(count, size) and len({p for p, _ in picks}) == len(picks), (cmd, n.raw)
+        elif count is not None:
+            assert len(picks) == -count, (cmd, n.raw)
+        for item, value in picks:
+            if name == "SRANDMEMBER":
+                assert conn("SISMEMBER", key, item) == b":1\r\n", (cmd, item)
+            elif name == "HRANDFIELD":
+                assert conn("HEXISTS", key, item) == b":1\r\n", (cmd, item)
+                if value is not None:
+                    assert conn("HGET", key, item) == value.raw, (cmd, item, value.raw)
+            else:
+                score = payload(node(conn("ZSCORE", key, item)))
+                assert score is not None, (cmd, item)
+                if value is not None:
+                    assert float(score) == float(payload(value)), (cmd, item, value.raw)
+    if count is not None and count >= size > 0:
+        # The whole collection: in a fixed order unless Redis walks a hashtable.
+        # (ZRANDMEMBER walks the zset's own order, from the highest score,
+        # whatever the encoding.)
+        if name == "SRANDMEMBER":
+            fixed = ctx.intsetable([p for p, _ in _picks(b, False)])
+        else:
+            fixed = name == "ZRANDMEMBER" or ctx.enc(key) == b"listpack"
+        assert not fixed, "%r: whole collection in a different order: %r != %r" % (cmd, a.raw, b.raw)
+        assert sorted(_flat(a, with_values)) == sorted(_flat(b, with_values)), (cmd, a.raw, b.raw)
+
+
+def run_spop(cmd, ctx):
+    """SPOP outside MULTI: may pick differently on the two servers. Check
+    both picks, then make the two sets equal again (rebuilt alike)."""
+    key = cmd[1] if len(cmd) > 1 else None
+    before = None
+    if key is not None and ctx.rr("TYPE", key) == b"+set\r\n":
+        before = {payload(k) for k in node(ctx.rr("SMEMBERS", key)).kids}
+    a, b = node(ctx.hf(*cmd)), node(ctx.rr(*cmd))
+    if a.raw == b.raw:
+        return a, b
+    assert before is not None and a.t == b.t and a.t in b"$*~" and (a.kids is None) == (b.kids is None), \
+        "%r: holdfast %r != redis %r" % (cmd, a.raw, b.raw)
+    count = _count(cmd)
+    for conn, n in ((ctx.hf, a), (ctx.rr, b)):
+        popped = [p for p, _ in _picks(n, False)]
+        assert len(popped) == len(set(popped)) == (1 if count is None else min(count, len(before))), (cmd, n.raw)
+        assert set(popped) <= before, (cmd, n.raw, before)
+        rest = node(conn("SMEMBERS", key))
+        assert {payload(k) for k in rest.kids} == before - set(popped), (cmd, n.raw, rest.raw)
+    if count is not None and count >= len(before):
+        assert not ctx.intsetable(list(before)), "%r: whole set in a different order: %r != %r" % (
+            cmd, a.raw, b.raw)
+        assert sorted(_picks(a, False)) == sorted(_picks(b, False))
+    members = [payload(k) for k in node(ctx.rr("SMEMBERS", key)).kids]
+    for conn in (ctx.hf, ctx.rr):
+        conn("DEL", key)
+        if members:
+            conn("SADD", key, *members)
+    return None, None
+
+
+# ---- the test ---------------------------------------------------------------------------
+
+def final_state(conn):
+    out = []
+    for db in ("0", "1"):
+        conn("SELECT", db)
+        for k in KEYS:
+            out.append((db, k, conn("TYPE", k), conn("OBJECT", "ENCODING", k), conn("DEBUG", "DIGEST-VALUE", k),
+                        node(conn("TTL", k))))
+    conn("SELECT", "0")
+    return out
+
+
+def check_final(ctx, script):
+    for x, y in zip(final_state(ctx.hf), final_state(ctx.rr), strict=True):
+        ok = x[:5] == y[:5] and (x[5].raw == y[5].raw or close_times("TTL", x[5], y[5]))
+        assert ok, "final state of db %s key %s differs: holdfast %r != redis %r\nscript: %s" % (
+            x[0], x[1], x[2:5] + (x[5].raw,), y[2:5] + (y[5].raw,), _fmt(script))
+
+
+def _fmt(script):
+    return "[\n" + "".join("    %r,\n" % (c,) for c in script) + "]"
+
+
+def run_model(hf, rr, config, script):
+    ctx = Ctx(hf, rr, CONFIGS[config])
+    for conn in (hf, rr):
+        assert conn("FLUSHALL") == b"+OK\r\n"
+        for name, value in ctx.config.items():
+            assert conn("CONFIG", "SET", name, value) == b"+OK\r\n"
+    ctx.queued = []
+    for i, cmd in enumerate(script):
+        name = cmd[0].upper()
+        where = "command #%d %r" % (i, cmd)
+        if not ctx.multi and name == "SPOP":
+            a, b = run_spop(cmd, ctx)
+            continue
+        a, b = node(hf(*cmd)), node(rr(*cmd))
+        if not ctx.multi and name in RANDOM_READS and a.raw != b.raw:
+            check_random_read(cmd, a, b, ctx)
+            continue
+        assert same(cmd, a, b, ctx), "%s: holdfast %r != redis %r\nscript: %s" % (
+            where, a.raw, b.raw, _fmt(script[:i + 1]))
+        if name == "MULTI" and not ctx.multi and b.raw == b"+OK\r\n":
+            ctx.multi, ctx.queued = True, []
+        elif name in ("EXEC", "DISCARD"):
+            ctx.multi = False
+        elif ctx.multi and b.raw == b"+QUEUED\r\n":
+            ctx.queued.append(cmd)
+    if ctx.multi:
+        hf("DISCARD")
+        rr("DISCARD")
+    check_final(ctx, script)
+
+
+@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
+def proto(request):
+    return request.param
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _restore_config(hf_server, real_redis_server):
+    yield
+    for srv in (hf_server, real_redis_server):
+        conn = RawConn(srv.port)
+        for name, value in CONFIGS["default"].items():
+            conn("CONFIG", "SET", name, value)
+        conn.close()
+
+
+@PROFILE
+@given(config=st.sampled_from(["default", "small"]), script=scripts())
+def test_model_random(hf_server, real_redis_server, proto, config, script):
+    hf, rr = RawConn(hf_server.port, proto), RawConn(real_redis_server.port, proto)
+    try:
+        run_model(hf, rr, config, script)
+    finally:
+        hf.close()
+        rr.close()
+
+
+# ---- what the model found, pinned ---------------------------------------------------------
+
+WATCH_FLUSH = [
+    # FLUSHDB/FLUSHALL/SWAPDB touch only WATCHed keys that exist (touchAllWatchedKeysInDb).
+    ("SET", "k1", "1"), ("WATCH", "k2"), ("FLUSHDB",), ("MULTI",), ("SET", "k1", "1"), ("EXEC",),
+    ("SET", "k1", "1"), ("WATCH", "k1"), ("FLUSHDB",), ("MULTI",), ("PING",), ("EXEC",),
+    ("SET", "k1", "1"), ("WATCH", "k2"), ("FLUSHALL",), ("MULTI",), ("PING",), ("EXEC",),
+    ("SET", "k3", "1"), ("WATCH", "k3", "k4"), ("SWAPDB", "0", "1"), ("MULTI",), ("PING",), ("EXEC",),
+    ("FLUSHALL",), ("WATCH", "k5"), ("SWAPDB", "0", "1"), ("MULTI",), ("PING",), ("EXEC",),
+]
+
+
+@pytest.mark.parametrize("script", [WATCH_FLUSH], ids=["watch_flush"])
+def test_pinned_scripts(hf_server, real_redis_server, proto, script):
+    hf, rr = RawConn(hf_server.port, proto), RawConn(real_redis_server.port, proto)
+    try:
+        run_model(hf, rr, "default", script)
+    finally:
+        hf.close()
+        rr.close()
+
+
+def test_watch_of_expired_key(hf_server, real_redis_server):
+    """A key already expired when WATCHed: its deletion (by DEL's lazy
+    expiry or by FLUSHDB) is no logical change, so EXEC still runs; a new
+    value is a change."""
+    for conn in (RawConn(hf_server.port), RawConn(real_redis_server.port)):
+        try:
+            out = []
+            for key, change in ((b"k", ("DEL", "k")), (b"j", ("SET", "j", "2")), (b"q", ("FLUSHDB",))):
+                conn("FLUSHALL")
+                conn("SET", key, "v", "PX", "1")
+                time.sleep(0.02)
+                out += [conn("WATCH", key), conn(*change), conn("MULTI"), conn("PING"), conn("EXEC")]
+            assert out == [b"+OK\r\n", b":0\r\n", b"+OK\r\n", b"+QUEUED\r\n", b"*1\r\n+PONG\r\n",
+                           b"+OK\r\n", b"+OK\r\n", b"+OK\r\n", b"+QUEUED\r\n", b"*-1\r\n",
+                           b"+OK\r\n", b"+OK\r\n", b"+OK\r\n", b"+QUEUED\r\n", b"*1\r\n+PONG\r\n"], out
+        finally:
+            conn.close()
