@@ -129,12 +129,15 @@ class EventLoop:
         clients = srv.clients
         wake_r = self._wake_r
         handle_read = self.handle_read
+        read_events = EPOLLIN | EPOLLERR | EPOLLHUP
         next_cron = time.monotonic()
+        monotonic = time.monotonic
+        blocking = srv.blocking
         while not self.stop_requested:
-            timeout = max(0.0, next_cron - time.monotonic())
-            if srv.pending_writes or srv.has_ready_work():
+            timeout = next_cron - monotonic()
+            if timeout < 0.0 or srv.pending_writes or srv.ready_keys:
                 timeout = 0.0
-            else:
+            elif blocking.blocked_clients:
                 t = srv.seconds_to_next_deadline()
                 if t is not None and t < timeout:
                     timeout = t
@@ -146,7 +149,7 @@ class EventLoop:
             for fd, ev in events:
                 c = clients.get(fd)
                 if c is not None:
-                    if ev & (EPOLLIN | EPOLLERR | EPOLLHUP):
+                    if ev & read_events:
                         handle_read(c)
                     if ev & EPOLLOUT and not c.closed:
                         self.handle_writable(c)
@@ -159,7 +162,7 @@ class EventLoop:
                         pass
                 else:
                     srv.handle_other_fd(fd, ev)
-            now = time.monotonic()
+            now = monotonic()
             if now >= next_cron:
                 srv.cron()
                 next_cron = now + 1.0 / srv.config["hz"]
@@ -217,19 +220,53 @@ class EventLoop:
 
     def handle_read(self, c):
         try:
-            data = c.sock.recv(READ_SIZE)
+            data = c.recv(READ_SIZE)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as e:
             logsetup.verbose("Reading from client: %s", e.strerror)
             self.server.free_client(c)
             return
-        if not data:
-            logsetup.verbose("Client closed connection id=%d addr=%s", c.id, c.addr)
-            self.server.free_client(c)
+        if data:
+            self.server.process_input(c, data)
             return
-        self.server.stats.total_reads_processed += 1
-        self.server.process_input(c, data)
+        logsetup.verbose("Client closed connection id=%d addr=%s", c.id, c.addr)
+        self.server.free_client(c)
+
+    def flush_pending(self, clients):
+        """Write the queued replies of `clients` (before_sleep's list): the
+        usual case, one whole send of what a client's commands queued, runs
+        inline; anything else goes through flush_client."""
+        stats = self.server.stats
+        out_bytes = 0
+        writes = 0
+        flush = self.flush_client
+        for c in clients:
+            c.in_write_list = False
+            wbuf = c.wbuf
+            if c.closed or c.wpending is not None or c.close_after_reply or not wbuf:
+                if not c.closed:
+                    flush(c)
+                continue
+            data = wbuf[0] if len(wbuf) == 1 else b"".join(wbuf)
+            c.wbuf = []
+            c.wbuf_bytes = 0
+            writes += 1
+            try:
+                n = c.send(data)
+            except (BlockingIOError, InterruptedError):
+                n = 0
+            except OSError as e:
+                logsetup.verbose("Error writing to client: %s", e.strerror)
+                self.server.free_client(c)
+                continue
+            out_bytes += n
+            c.tot_net_out += n
+            if n < len(data):
+                c.wpending = memoryview(data)[n:]
+                self.ep.modify(c.fd, EPOLLIN | EPOLLOUT)
+        stats.net_output_bytes += out_bytes
+        stats.total_writes_processed += writes
 
     def flush_client(self, c):
         """Write c's queued replies; returns False if the client was freed."""
@@ -251,7 +288,7 @@ class EventLoop:
         c.wbuf_bytes = 0
         self.server.stats.total_writes_processed += 1
         try:
-            n = c.sock.send(data)
+            n = c.send(data)
         except (BlockingIOError, InterruptedError):
             n = 0
         except OSError as e:
@@ -276,7 +313,7 @@ class EventLoop:
             return
         self.server.stats.total_writes_processed += 1
         try:
-            n = c.sock.send(data)
+            n = c.send(data)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:

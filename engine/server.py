@@ -144,7 +144,9 @@ class Server:
             return  # after QUIT or a protocol error nothing more is read
         n = len(data)
         c.tot_net_in += n
-        self.stats.net_input_bytes += n
+        st = self.stats
+        st.net_input_bytes += n
+        st.total_reads_processed += 1
         c.last_interaction = self.now_ms
         parser = c.parser
         reqs = parser.parse(data)
@@ -488,9 +490,6 @@ class Server:
         except OSError:
             pass
 
-    def has_ready_work(self):
-        return bool(self.ready_keys)
-
     def seconds_to_next_deadline(self):
         """How long the loop may sleep for blocked clients' timeouts (None: no limit)."""
         if not self.blocking.blocked_clients:
@@ -544,11 +543,7 @@ class Server:
         pw = self.pending_writes
         if pw:
             self.pending_writes = []
-            flush = self.loop.flush_client
-            for c in pw:
-                c.in_write_list = False
-                if not c.closed:
-                    flush(c)
+            self.loop.flush_pending(pw)
 
     # -- lifecycle -----------------------------------------------------------------------
 
