@@ -27,16 +27,18 @@ def _watched_expired(c, db, key, clear=False):
 
 def _touch(db, key):
     """touchWatchedKey: every client WATCHing `key` gets a dirty CAS (its
-    next EXEC fails) -- except one that WATCHed the key already expired:
-    the deletion of that expired key is no logical change, it only stops
-    the watch counting as expired; and while the key is still there such a
-    watch is not dirtied either."""
+    next EXEC fails) -- except one that WATCHed the key already expired,
+    when the key is now gone: the deletion of that expired key is no
+    logical change, it only stops the watch counting as expired. (Redis
+    also leaves such a watch alone while the key is still there; its
+    commands always delete an expired key before they write it, ours may
+    overwrite it directly, so here that write dirties the watch.)"""
     clients = db.watched.get(key)
     if not clients:
         return
     gone = key not in db.data
     for c in clients:
-        if _watched_expired(c, db, key, clear=gone):
+        if gone and _watched_expired(c, db, key, clear=True):
             continue
         c.flags.add("d")  # dirty CAS: the next EXEC fails
 
