@@ -398,7 +398,7 @@ def multiset(n, pairs=False):
 
 # How an order-free reply is laid out: flat items, field/value pairs, or a
 # SCAN-style [cursor, items] (flat or pairs).
-ORDER_FREE = {"SMEMBERS": "flat", "SINTER": "flat", "SUNION": "flat", "SDIFF": "flat", "HKEYS": "flat",
+ORDER_FREE = {"SMEMBERS": "flat", "SINTER": "flat", "SUNION": "flat", "SDIFF": "flat", "SPOP": "flat", "HKEYS": "flat",
               "HVALS": "flat", "HGETALL": "pairs", "SSCAN": "scan", "HSCAN": "scan-pairs",
               "ZSCAN": "scan-pairs", "KEYS": "flat", "SCAN": "scan"}
 
@@ -422,7 +422,7 @@ def order_may_differ(name, cmd, a, ctx):
     if name in ("KEYS", "SCAN"):
         return True
     items = [payload(k) for k in a.kids or []]
-    if name in ("SUNION", "SDIFF"):
+    if name in ("SUNION", "SDIFF", "SPOP"):  # (SPOP inside MULTI: only the whole-set form)
         return not ctx.intsetable(items)
     if ctx.multi:
         return True
