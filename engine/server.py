@@ -296,7 +296,7 @@ class Server:
         if (n != a) if a >= 0 else (n < -a):
             self._reject(c, cmd, b"ERR wrong number of arguments for '%s' command" % cmd.name)
             return
-        if cmd.subcommands and not self._subcommand_ok(c, cmd, argv):
+        if cmd.subcommands and n > 1 and not self._subcommand_ok(c, cmd, argv):
             return
         if c.gated and self._gate(c, cmd, argv):
             return
@@ -445,12 +445,6 @@ class Server:
         """Touching a key invalidates WATCHes on it (transactions fill it in)."""
         if self.modified_key_hook is not None and db.watched:
             self.modified_key_hook(db, key)
-
-    def signal_flushed_db(self, dbid):
-        if self.modified_key_hook is not None:
-            for db in (self.keyspace.dbs if dbid == -1 else [self.keyspace.dbs[dbid]]):
-                for key in list(db.watched):
-                    self.modified_key_hook(db, key)
 
     # -- clients --------------------------------------------------------------------
 
