@@ -92,14 +92,16 @@ class RequestParser:
             # hiredis accepts replies that are not requests (integers, nested
             # arrays, nulls): those go to the exact path, which rejects them
             # with Redis's words. Meanwhile count the CRLFs the requests framed.
-            # The checks run in C: list.__len__ rejects anything but a list,
-            # b"".join anything but bytes inside one.
+            # The checks run in C: b"".join rejects anything but bytes inside
+            # a request (and a top-level bulk, integer or null); a RESP3 map
+            # survives len() and join, but frames more CRLFs than it counts,
+            # so it reaches the list.__len__ check below.
             try:
                 if nxt is False:
                     crlf = 1 + (list.__len__(out[0]) << 1)
                     _join(out[0])
                 else:
-                    crlf = len(out) + (sum(map(list.__len__, out)) << 1)
+                    crlf = len(out) + (sum(map(len, out)) << 1)
                     _consume(map(_join, out))
             except TypeError:
                 return self._handover(data)
@@ -110,6 +112,10 @@ class RequestParser:
             # a partial) ask hiredis: a sentinel request comes back whole only
             # when it starts on a request boundary.
             if data[-1] != 10 or data.count(b"\r\n") != crlf or data[-2] != 13:
+                try:  # len() above also takes a map (RESP3 '%'): only lists pass here
+                    _consume(map(list.__len__, out))
+                except TypeError:
+                    return self._handover(data)
                 reader.feed(_SENTINEL)
                 try:
                     tail = reader.gets()

@@ -189,12 +189,14 @@ class Server:
         clock = time.perf_counter_ns
         slow_ns = self.slowlog_threshold_ns
         ready_keys = self.ready_keys
-        n_fast = 0
-        cmd = None
-        i = 0
+        # Statistics of a run of the same fast command (a pipeline of SETs)
+        # are added up here and credited when the command changes, before
+        # the next one runs, so INFO in the same pipeline sees them.
+        run = None
+        run_n = run_ns = 0
         t_prev = clock()
-        for argv in reqs:
-            i += 1
+        rest = iter(reqs)  # what is left when a command blocks the client
+        for argv in rest:
             try:
                 if not argv:
                     continue
@@ -202,13 +204,17 @@ class Server:
                 if entry is not None:
                     cmd, handler, lo, hi = entry
                     if lo <= len(argv) <= hi:
+                        if cmd is not run:
+                            if run is not None:
+                                self._credit(c, run, run_n, run_ns)
+                            run = cmd
+                            run_n = run_ns = 0
                         reply = handler(c, argv)
                         t = clock()
                         dur = t - t_prev
                         t_prev = t
-                        cmd.calls += 1
-                        cmd.usec += dur
-                        n_fast += 1
+                        run_n += 1
+                        run_ns += dur
                         if reply is not None:
                             wbuf.append(reply)
                             if reply[0] == 45:  # '-'
@@ -222,32 +228,44 @@ class Server:
                             self.blocking.handle_ready()
                             t_prev = clock()
                         continue
+                if run is not None:
+                    self._credit(c, run, run_n, run_ns)
+                    run = None
                 self.call(c, argv)
-                cmd = None
                 if ready_keys:
                     self.blocking.handle_ready()
                 if c.deferred is not None or c.close_after_reply or c.closed:
                     # Blocked (the rest waits), QUIT, or killed: stop here.
                     if c.deferred is not None:
-                        c.deferred.extend(reqs[i:])
+                        c.deferred.extend(rest)
                     break
                 fast = self._fast_table(c)  # the command may have changed the client's state
                 t_prev = clock()
             except Exception:  # a bug in a command must not take the server down
+                if run is not None:
+                    self._credit(c, run, run_n, run_ns)
+                    run = None
                 self.internal_error(c, argv)
-                cmd = None
                 if c.closed or c.close_after_reply:
                     break
                 fast = self._fast_table(c)
                 t_prev = clock()
-        if cmd is not None:
-            c.last_cmd = cmd.name
-        if n_fast:
-            c.tot_cmds += n_fast
-            self.stats.total_commands_processed += n_fast
+        if run is not None:  # _credit, inline: every batch ends here
+            run.calls += run_n
+            run.usec += run_ns
+            c.tot_cmds += run_n
+            self.stats.total_commands_processed += run_n
+            c.last_cmd = run.name
         if c.wbuf and not c.in_write_list:
             c.in_write_list = True
             self.pending_writes.append(c)
+
+    def _credit(self, c, cmd, n, ns):
+        """Count `n` runs of `cmd` taking `ns` nanoseconds in all."""
+        cmd.calls += n
+        cmd.usec += ns
+        c.tot_cmds += n
+        self.stats.total_commands_processed += n
 
     def internal_error(self, c, argv):
         """A command raised: log the traceback, answer its client with an

@@ -375,3 +375,25 @@ def test_reads_and_writes_processed(hf, ports):
     st = fields(info_text(ports[0], "stats"))
     reads, writes = int(st["total_reads_processed"]), int(st["total_writes_processed"])
     assert 2 <= reads < 50 and 2 <= writes < 50, (reads, writes)
+
+
+def test_info_in_a_pipeline_sees_the_commands_before_it(hf, rr, ports):
+    """SET SET INCR INFO sent in one write: INFO already counts the three
+    commands before it (Holdfast credits a run of one command when the next
+    command differs), as Redis counts each command when it returns."""
+    seen = []
+    for r, port in ((hf, ports[0]), (rr, ports[1])):
+        r.config_resetstat()
+        conn = RawConn(port)
+        cmds = [("SET", "a", "1"), ("SET", "b", "2"), ("INCR", "n"), ("INFO", "all")]
+        conn.sock.sendall(b"".join(b"*%d\r\n" % len(c) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a.encode())
+                                                                  for a in c) for c in cmds))
+        buf = b""
+        while b"cmdstat_incr" not in buf or not buf.endswith(b"\r\n\r\n"):
+            buf += conn.sock.recv(65536)
+        conn.close()
+        text = buf.decode()
+        f = fields(text[text.index("# Server"):].rsplit("\r\n\r\n", 1)[0] + "\r\n")
+        seen.append((f["total_commands_processed"], f["cmdstat_set"].split(",")[0],
+                     f["cmdstat_incr"].split(",")[0]))
+    assert seen[0] == seen[1] == ("4", "calls=2", "calls=1")  # RESETSTAT, SET, SET, INCR
