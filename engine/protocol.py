@@ -69,7 +69,7 @@ class RequestParser:
         When the data holds good requests followed by a malformed one, the good
         ones are returned and `self.error` is set: the caller runs them, then
         replies with the error and closes the connection, as Redis does."""
-        if not self.pending and data[:1] == b"*" and _BIG_MULTIBULK(data) is None:
+        if not self.pending and not self.multibulk_left and data[:1] == b"*" and _BIG_MULTIBULK(data) is None:
             reader = self.reader
             reader.feed(data)
             try:
@@ -124,8 +124,26 @@ class RequestParser:
                 if tail != _SENTINEL_REQ:
                     return self._handover(data)
             return out
-        self.pending += data
+        if self.pending or self.multibulk_left:  # inside a request split across reads
+            return self._continue(data)
+        self.pending += data  # inline commands, or a huge multibulk count
         return self._parse_exact([])
+
+    def _continue(self, data):
+        """A read that continues a request split across reads: finish that
+        request exactly, then give the rest of the read back to `parse`
+        (whose pending buffer is now empty, so this recurses once at most).
+        A long pipeline cut by every read thus stays on hiredis."""
+        self.pending += data
+        out = self._parse_exact([], limit=1)
+        if self.error is not None or not out or self.multibulk_left or self.pos >= len(self.pending):
+            self._compact()
+            return out
+        rest = bytes(self.pending[self.pos:])
+        self.pending = bytearray()
+        self.pos = 0
+        out.extend(self.parse(rest))
+        return out
 
     # -- hand-over from hiredis to the exact parser ------------------------------
 

@@ -185,6 +185,44 @@ def test_parser_any_split(alphabet):
         assert got == reqs
 
 
+def test_long_pipeline_cut_by_reads_stays_on_hiredis(monkeypatch):
+    """Only the request each read cuts is framed by the Python parser; the
+    rest of the next read goes back to hiredis (bulk loads stay fast)."""
+    reqs = [[b"HSET", b"hash:%d" % i] + [b"f%d" % j for j in range(20)] for i in range(5000)]
+    blob = _encode(reqs)
+    framed = []
+    real = RequestParser._multibulk_args
+
+    def counting(self, buf):
+        done = real(self, buf)
+        if done:
+            framed.append(1)
+        return done
+
+    monkeypatch.setattr(RequestParser, "_multibulk_args", counting)
+    p = RequestParser()
+    got, chunks = [], 0
+    for i in range(0, len(blob), 65536):
+        got += p.parse(blob[i:i + 65536])
+        chunks += 1
+    assert got == reqs and p.error is None and not p.pending_bytes()
+    # at most the cut request and the few hiredis replays per read
+    assert len(framed) < chunks * 40, (len(framed), chunks)
+
+
+@pytest.mark.parametrize("tail", [b"", b"*1\r\n$4\r\nPING\r\n" * 100])
+def test_payload_that_looks_like_a_request_after_a_cut_header(tail):
+    """A read that ends right after a bulk header leaves no bytes pending but
+    a request in progress; the next read's payload may start with '*' and
+    even be a whole request: it is still the value, not a new request."""
+    value = b"*1\r\n$4\r\nPING\r\n" * 80
+    head = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%d\r\n" % len(value)
+    p = RequestParser()
+    assert p.parse(head) == []
+    assert p.parse(value + b"\r\n" + tail) == [[b"SET", b"k", value]] + [[b"PING"]] * (len(tail) // 14)
+    assert p.error is None and not p.pending_bytes()
+
+
 def test_parser_inline_and_multibulk_mixed():
     p = RequestParser()
     got = p.parse(b"PING\r\n*1\r\n$4\r\nPING\r\nECHO x\r\n")
