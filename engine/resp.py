@@ -29,12 +29,15 @@ def integer(n):
 # Bulk headers for small lengths: concatenating a cached header is about
 # twice as fast as %-formatting on the GET path.
 BULK_HEADERS = [b"$%d\r\n" % i for i in range(4096)]
+# (header, CRLF) pairs: `value.join(BULK_FRAMES[n])` builds a bulk reply with
+# one call and one allocation (cheaper than header + value + CRLF).
+BULK_FRAMES = [(h, b"\r\n") for h in BULK_HEADERS]
 
 
 def bulk(b):
     n = len(b)
     if n < 4096:
-        return BULK_HEADERS[n] + b + b"\r\n"
+        return b.join(BULK_FRAMES[n])
     return b"$%d\r\n%s\r\n" % (n, b)
 
 
@@ -67,7 +70,8 @@ def bulk_array(items):
         if it is None:
             parts.append(NULL_BULK2)
         else:
-            parts.append(b"$%d\r\n%s\r\n" % (len(it), it))
+            n = len(it)
+            parts.append(it.join(BULK_FRAMES[n]) if n < 4096 else b"$%d\r\n%s\r\n" % (n, it))
     return b"".join(parts)
 
 
@@ -78,7 +82,8 @@ def bulk_array3(items):
         if it is None:
             parts.append(NULL3)
         else:
-            parts.append(b"$%d\r\n%s\r\n" % (len(it), it))
+            n = len(it)
+            parts.append(it.join(BULK_FRAMES[n]) if n < 4096 else b"$%d\r\n%s\r\n" % (n, it))
     return b"".join(parts)
 
 

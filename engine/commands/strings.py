@@ -10,7 +10,7 @@ import re
 import warnings
 
 from .. import resp
-from ..resp import BULK_HEADERS
+from ..resp import BULK_FRAMES
 from ..util import INT64_MAX, INT64_MIN, format_long_double, parse_int
 from . import command
 
@@ -49,7 +49,7 @@ def get(c, argv):
         return resp.error(WRONGTYPE)
     n = len(v)
     if n < 4096:
-        return BULK_HEADERS[n] + v + b"\r\n"
+        return v.join(BULK_FRAMES[n])
     return b"$%d\r\n%s\r\n" % (n, v)
 
 
