@@ -125,7 +125,10 @@ def set_(c, argv):
             srv.keyspace.lfu_written(db, key)
         if db.watched:
             srv.signal_modified_key(db, key)
-        srv.propagate(db.id, argv)
+        if srv.propagation_targets:
+            srv.propagate(db.id, argv)
+        else:
+            srv.dirty += 1  # all propagate() does with nobody listening, without the call
         if srv.notify_hook is not None:
             srv.notify(db.id, b"$", b"set", key)
         return resp.OK
