@@ -11,7 +11,7 @@ import binascii
 import os
 import time
 
-from . import logsetup, resp
+from . import logsetup, monitor, resp
 from .blocking import Blocking
 from .commands import load_all
 from .eventloop import EventLoop
@@ -401,25 +401,8 @@ class Server:
         return self.write_block_reason
 
     def feed_monitors(self, c, argv, cmd=None):
-        """Show a command that ran to MONITOR clients, after it ran (so the
-        db is the one it left selected). As Redis: admin commands are not
-        shown, and AUTH/HELLO passwords are redacted."""
-        if cmd is not None:
-            if cmd.subcommands and len(argv) > 1:
-                cmd = cmd.subcommands.get(argv[1].lower(), cmd)
-            if "admin" in cmd.flags or "skip-monitor" in cmd.flags:
-                return
-            if cmd.name in _REDACTED_ARGS:
-                argv = _REDACTED_ARGS[cmd.name](argv)
-        ts = time.time()
-        parts = []
-        for a in argv:
-            parts.append(b'"' + _repr_arg(a) + b'"')
-        addr = "unix:" + self.config["unixsocket"] if c.unix else c.addr
-        line = b"+%.6f [%d %s] %s\r\n" % (ts, c.db.id, addr.encode(), b" ".join(parts))
-        for m in self.monitors:
-            if m is not c:
-                m.write_push(line)
+        """Show a command that ran to MONITOR clients (engine/monitor.py)."""
+        monitor.feed(self, c, argv, cmd)
 
     # -- the one write path ------------------------------------------------------
 
@@ -620,43 +603,6 @@ def _unknown_command(argv):
             break
         args += b"'%s' " % a[: 128 - len(args)]
     return b"ERR unknown command '%s', with args beginning with: %s" % (argv[0][:128], args)
-
-
-def _redact_hello(argv):
-    out = list(argv)
-    for i in range(2, len(out) - 2):
-        if out[i].upper() == b"AUTH":
-            out[i + 2] = b"(redacted)"
-    return out
-
-
-_REDACTED_ARGS = {
-    b"auth": lambda argv: argv[:1] + [b"(redacted)"] * (len(argv) - 1),
-    b"hello": _redact_hello,
-}
-
-
-def _repr_arg(a):
-    """Quote an argument as MONITOR does (sdscatrepr)."""
-    out = bytearray()
-    for ch in a:
-        if ch == 34 or ch == 92:
-            out += b"\\" + bytes([ch])
-        elif ch == 10:
-            out += b"\\n"
-        elif ch == 13:
-            out += b"\\r"
-        elif ch == 9:
-            out += b"\\t"
-        elif ch == 7:
-            out += b"\\a"
-        elif ch == 8:
-            out += b"\\b"
-        elif 32 <= ch < 127:
-            out.append(ch)
-        else:
-            out += b"\\x%02x" % ch
-    return bytes(out)
 
 
 def _is_loopback(host):

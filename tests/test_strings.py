@@ -6,7 +6,8 @@ import random
 import pytest
 import redis
 
-from engine.commands.strings import lcs_rows, parse_long_double
+from engine.commands.counters import parse_long_double
+from engine.commands.strings import lcs_rows
 
 
 @pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])

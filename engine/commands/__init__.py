@@ -163,8 +163,8 @@ def _show(b, limit=128):
     return s
 
 
-_MODULES = ("keys", "strings", "expire", "connection", "server_cmds", "introspection", "client_cmds", "debug",
-            "pubsub", "transactions", "blocking",
+_MODULES = ("keys", "strings", "counters", "expire", "connection", "server_cmds", "introspection",
+            "client_cmds", "debug", "pubsub", "transactions", "blocking",
             "lists", "hashes", "sets", "zsets")
 
 

@@ -10,9 +10,9 @@ from ..scan import parse_cursor
 from ..types.hashes import HashTable, promoted, shared_fields, too_long
 from ..util import INT64_MAX, INT64_MIN, format_long_double, parse_int
 from . import command
+from .counters import parse_long_double
 from .keys import parse_scan_options, scan_reply
 from .lists import bulk_items
-from .strings import parse_long_double
 
 WRONGTYPE_ERR = resp.error(b"WRONGTYPE Operation against a key holding the wrong kind of value")
 NOT_INT_ERR = resp.error(b"ERR value is not an integer or out of range")
