@@ -223,6 +223,35 @@ def test_payload_that_looks_like_a_request_after_a_cut_header(tail):
     assert p.error is None and not p.pending_bytes()
 
 
+def test_parser_any_split_mixed_inline_multibulk_and_big_values():
+    """Inline commands, multibulk requests and values larger than a read,
+    cut anywhere: the same requests as one whole read gives."""
+    rng = random.Random(11)
+    parts, want = [], []
+    for i in range(400):
+        kind = rng.random()
+        if kind < 0.2:
+            parts.append(b"SET k%d v%d\r\n" % (i, i))
+            want.append([b"SET", b"k%d" % i, b"v%d" % i])
+        else:
+            size = rng.choice([0, 1, 10, 1000, 70000]) if kind > 0.95 else rng.randrange(0, 40)
+            req = [b"SET", b"k%d" % i, bytes(rng.choice(b"*$\r\nab1") for _ in range(size))]
+            parts.append(_encode([req]))
+            want.append(req)
+    blob = b"".join(parts)
+    whole = RequestParser()
+    assert whole.parse(blob) == want
+    for _ in range(30):
+        p = RequestParser()
+        got, i = [], 0
+        while i < len(blob):
+            n = rng.choice([1, 2, 5, 17, 300, 4096, 65536])
+            got += p.parse(blob[i:i + n])
+            i += n
+        assert p.error is None and not p.pending_bytes()
+        assert got == want
+
+
 def test_parser_inline_and_multibulk_mixed():
     p = RequestParser()
     got = p.parse(b"PING\r\n*1\r\n$4\r\nPING\r\nECHO x\r\n")
