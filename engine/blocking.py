@@ -23,6 +23,8 @@ import collections
 import heapq
 import itertools
 
+from . import logsetup
+
 
 class BlockState:
     __slots__ = ("db", "keys", "deadline_ms", "serve", "timeout_reply", "seq")
@@ -100,7 +102,11 @@ class Blocking:
                     while i < len(q):
                         c = q[i]
                         st = c.blocked
-                        reply = None if st is None or c.closed else st.serve(c, db, key)
+                        try:
+                            reply = None if st is None or c.closed else st.serve(c, db, key)
+                        except Exception:  # a bug serving one waiter: it gets the error, the rest go on
+                            logsetup.log_exception("Internal error serving blocked client id=%d" % c.id)
+                            reply = b"-ERR internal error serving the blocked command (see the server log)\r\n"
                         if reply is not None:
                             self.unblock(c, reply)  # removes c (at i) from q
                         else:

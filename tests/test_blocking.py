@@ -675,3 +675,32 @@ def test_zset_reply_shapes_match_redis(hf_server, real_redis_server, proto):
     finally:
         hf.close()
         rr.close()
+
+
+def test_a_waiter_whose_serving_raises_gets_an_error_and_the_rest_are_served():
+    """In-process: a bug while serving one blocked client (a raising serve
+    function stands in for it) answers that client with an error; the next
+    waiter on the key is still served and the pushing client is unharmed."""
+    from engine.client import Client
+    from engine.config import Config
+    from engine.server import Server
+
+    class NullSock:
+        def fileno(self):
+            return -1
+
+    srv = Server(Config())
+    a, b, pusher = (Client(srv, NullSock(), "127.0.0.1:%d" % i, "127.0.0.1:1") for i in (2, 3, 4))
+    for c in (a, b):
+        srv.process_input(c, b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n")
+        assert c.blocked is not None
+
+    def broken(*_args):
+        raise RuntimeError("bug in a serve function")
+
+    a.blocked.serve = broken
+    srv.process_input(pusher, b"*3\r\n$5\r\nRPUSH\r\n$1\r\nq\r\n$1\r\nx\r\n")
+    assert b"".join(pusher.wbuf) == b":1\r\n"
+    assert b"".join(a.wbuf).startswith(b"-ERR internal error serving the blocked command")
+    assert b"".join(b.wbuf) == b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n"
+    assert a.blocked is None and b.blocked is None
