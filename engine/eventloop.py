@@ -234,77 +234,51 @@ class EventLoop:
         self.server.free_client(c)
 
     def flush_pending(self, clients):
-        """Write the queued replies of `clients` (before_sleep's list): the
-        usual case, one whole send of what a client's commands queued, runs
-        inline; anything else goes through flush_client."""
-        stats = self.server.stats
+        """Write the queued replies of `clients` (before_sleep's list), one
+        send() each; what the socket does not take waits for EPOLLOUT."""
+        free = self.server.free_client
         out_bytes = 0
         writes = 0
-        flush = self.flush_client
         for c in clients:
             c.in_write_list = False
+            if c.closed:
+                continue
             wbuf = c.wbuf
-            if c.closed or c.wpending is not None or c.close_after_reply or not wbuf:
-                if not c.closed:
-                    flush(c)
+            if c.wpending is not None:
+                # Still waiting for the socket to drain: keep order, add behind.
+                if wbuf:
+                    c.wpending = bytes(c.wpending) + b"".join(wbuf)
+                    c.wbuf = []
+                    c.wbuf_bytes = 0
                 continue
-            data = wbuf[0] if len(wbuf) == 1 else b"".join(wbuf)
-            c.wbuf = []
-            c.wbuf_bytes = 0
-            writes += 1
-            try:
-                n = c.send(data)
-            except (BlockingIOError, InterruptedError):
-                n = 0
-            except OSError as e:
-                logsetup.verbose("Error writing to client: %s", e.strerror)
-                self.server.free_client(c)
-                continue
-            out_bytes += n
-            c.tot_net_out += n
-            if n < len(data):
-                c.wpending = memoryview(data)[n:]
-                self.ep.modify(c.fd, EPOLLIN | EPOLLOUT)
+            if wbuf:
+                data = wbuf[0] if len(wbuf) == 1 else b"".join(wbuf)
+                c.wbuf = []
+                c.wbuf_bytes = 0
+                writes += 1
+                try:
+                    n = c.send(data)
+                except (BlockingIOError, InterruptedError):
+                    n = 0
+                except OSError as e:
+                    logsetup.verbose("Error writing to client: %s", e.strerror)
+                    free(c)
+                    continue
+                out_bytes += n
+                c.tot_net_out += n
+                if n < len(data):
+                    c.wpending = memoryview(data)[n:]
+                    self.ep.modify(c.fd, EPOLLIN | EPOLLOUT)
+                    continue
+            if c.close_after_reply:
+                free(c)
+        stats = self.server.stats
         stats.net_output_bytes += out_bytes
         stats.total_writes_processed += writes
 
     def flush_client(self, c):
-        """Write c's queued replies; returns False if the client was freed."""
-        if c.wpending is not None:
-            # Still waiting for the socket to drain: keep order, add behind.
-            if c.wbuf:
-                c.wpending = bytes(c.wpending) + b"".join(c.wbuf)
-                c.wbuf = []
-                c.wbuf_bytes = 0
-            return True
-        wbuf = c.wbuf
-        if not wbuf:
-            if c.close_after_reply:
-                self.server.free_client(c)
-                return False
-            return True
-        data = wbuf[0] if len(wbuf) == 1 else b"".join(wbuf)
-        c.wbuf = []
-        c.wbuf_bytes = 0
-        self.server.stats.total_writes_processed += 1
-        try:
-            n = c.send(data)
-        except (BlockingIOError, InterruptedError):
-            n = 0
-        except OSError as e:
-            logsetup.verbose("Error writing to client: %s", e.strerror)
-            self.server.free_client(c)
-            return False
-        self.server.stats.net_output_bytes += n
-        c.tot_net_out += n
-        if n < len(data):
-            c.wpending = memoryview(data)[n:]
-            self.ep.modify(c.fd, EPOLLIN | EPOLLOUT)
-            return True
-        if c.close_after_reply:
-            self.server.free_client(c)
-            return False
-        return True
+        """Write one client's queued replies now."""
+        self.flush_pending((c,))
 
     def handle_writable(self, c):
         data = c.wpending
