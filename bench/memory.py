@@ -29,21 +29,18 @@ Writes OUT/results.json (raw samples), OUT/environment.json and OUT/report.md.
 """
 
 import argparse
-import datetime
-import json
 import os
 import random
 import shlex
 import shutil
 import socket
-import statistics
 import sys
 import tempfile
 import time
 
 from . import procstat
+from .reporting import run_meta, stats, write_outputs
 from .serverproc import (
-    ROOT,
     ServerProc,
     exit_on_sigterm,
     free_port,
@@ -295,13 +292,6 @@ def measure(srv, dataset, batches, elements, fields):
 
 # ---- summary and report ------------------------------------------------------------------------
 
-def _stats(values):
-    values = [v for v in values if v is not None]
-    if not values:
-        return None
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
-
-
 SUMMARY_KEYS = ("rss_bytes_per_element", "rss_bytes_per_field", "used_memory_bytes_per_element", "rss_delta",
                 "rss_before", "rss_after", "rss_peak", "load_s", "server_cpu_s", "memory_usage_sample_key",
                 "memory_usage_bytes_per_element")
@@ -314,7 +304,7 @@ def summarise(samples):
         out.setdefault(s["dataset"], {}).setdefault(s["server"], []).append(s)
     for by in out.values():
         for name, ss in list(by.items()):
-            st = {k: _stats([s.get(k) for s in ss]) for k in SUMMARY_KEYS}
+            st = {k: stats([s.get(k) for s in ss]) for k in SUMMARY_KEYS}
             st["encoding"] = sorted({s["encoding"] for s in ss})
             st["elements"] = ss[0]["elements"]
             st["fields"] = ss[0]["fields"]
@@ -445,15 +435,12 @@ def main(argv=None):
     server_cpu, client_cpu = pins if pins else (None, None)
     if client_cpu is not None:
         os.sched_setaffinity(0, {client_cpu})
-    meta = {
-        "loadavg": list(os.getloadavg()),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": shlex.join([os.path.basename(sys.executable), "-m", "bench.memory", *(argv or sys.argv[1:])]),
+    meta = run_meta("bench.memory", argv, pins, "loader")
+    meta["pinning"] += " (taskset / sched_setaffinity)" if pins else ""
+    meta.update({
         "rounds": opts.rounds, "hashes": opts.hashes, "fields": opts.fields, "zset_members": opts.zset_members,
         "zadd_pairs": ZADD_PAIRS, "batch_commands": BATCH_COMMANDS,
-        "pinning": ("server on CPU %d, loader on CPU %d (taskset / sched_setaffinity)" % pins) if pins
-        else "none (fewer than 2 usable CPUs or no taskset)",
-    }
+    })
     servers = [("holdfast", holdfast_command)]
     if redis_bin:
         servers.append(("redis", lambda p: redis_command(redis_bin, p)))
@@ -495,25 +482,9 @@ def main(argv=None):
             print("server logs kept in %s" % workdir, file=sys.stderr)
 
     meta["run_s"] = time.monotonic() - t_start
-    env = procstat.environment(ROOT, redis_bin)
-    env["command_line"] = meta["command"]
-    env["argv"] = sys.argv
-    env["server_commands"] = meta["server_commands"]
-    env["pinning"] = meta["pinning"]
-    env["date"] = meta["date"]
     summary = summarise(samples)
-    os.makedirs(opts.out, exist_ok=True)
-    with open(os.path.join(opts.out, "results.json"), "w") as f:
-        json.dump({"meta": meta, "summary": summary, "ratios": ratios(summary), "samples": samples}, f, indent=1)
-        f.write("\n")
-    with open(os.path.join(opts.out, "environment.json"), "w") as f:
-        json.dump(env, f, indent=1)
-        f.write("\n")
-    report = render_report(summary, env, meta)
-    with open(os.path.join(opts.out, "report.md"), "w") as f:
-        f.write(report)
-    print()
-    print(report)
+    write_outputs(opts.out, {"meta": meta, "summary": summary, "ratios": ratios(summary), "samples": samples},
+                  meta, lambda env: render_report(summary, env, meta), redis_bin)
     return 0
 
 

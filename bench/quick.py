@@ -16,22 +16,19 @@ Writes OUT/results.json (raw samples), OUT/environment.json and OUT/report.md.
 """
 
 import argparse
-import datetime
 import functools
-import json
 import multiprocessing
 import os
 import shlex
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
 from . import procstat
+from .reporting import run_meta, stats, write_outputs
 from .serverproc import (
-    ROOT,
     ServerProc,
     exit_on_sigterm,
     free_port,
@@ -170,10 +167,6 @@ def measure_server(srv, opts, bench_bin, client_cpu, round_no):
 
 # ---- summary and report ------------------------------------------------------------------
 
-def _stats(values):
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
-
-
 def summarise(samples):
     """{(TEST, pipeline): {server: {"rps": stats, "cpu_us": stats}}}, in first-seen order."""
     groups = {}
@@ -184,9 +177,9 @@ def summarise(samples):
         out[key] = {}
         for name, ss in by_server.items():
             sched = [s["cpu_us_per_req_sched"] for s in ss if s.get("cpu_us_per_req_sched") is not None]
-            out[key][name] = {"rps": _stats([s["rps"] for s in ss]),
-                              "cpu_us": _stats([s["cpu_us_per_req"] for s in ss]),
-                              "cpu_us_sched": _stats(sched) if len(sched) == len(ss) else None}
+            out[key][name] = {"rps": stats([s["rps"] for s in ss]),
+                              "cpu_us": stats([s["cpu_us_per_req"] for s in ss]),
+                              "cpu_us_sched": stats(sched) if len(sched) == len(ss) else None}
     return out
 
 
@@ -317,18 +310,15 @@ def main(argv=None):
     loader = os.path.basename(bench_bin) if bench_bin else "python_load (redis-py, 2 processes)"
     if bench_bin:
         loader = procstat.command_output([bench_bin, "--version"]) or loader
-    meta = {
-        "loadavg": list(os.getloadavg()),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": shlex.join([os.path.basename(sys.executable), "-m", "bench.quick", *(argv or sys.argv[1:])]),
+    meta = run_meta("bench.quick", argv, pins, "load generator")
+    meta["pinning"] += " (taskset)" if pins else ""
+    meta.update({
         "rounds": opts.rounds, "requests": opts.requests, "clients": opts.clients,
         "tests": opts.tests, "pipelines": opts.pipelines, "loader": loader,
-        "pinning": ("server on CPU %d, load generator on CPU %d (taskset)" % pins) if pins
-        else "none (fewer than 2 usable CPUs or no taskset)",
         "loader_note": None if bench_bin else
         "redis-benchmark was not used: a redis-py loader stood in, with 2 connections rather than"
         " --clients; its figures are client-bound and not comparable with redis-benchmark's.",
-    }
+    })
     servers = [("holdfast", lambda p: holdfast_command(p))]
     if redis_bin:
         servers.append(("redis", lambda p: redis_command(redis_bin, p)))
@@ -352,25 +342,9 @@ def main(argv=None):
         else:
             print("server logs kept in %s" % workdir, file=sys.stderr)
 
-    env = procstat.environment(ROOT, redis_bin, bench_bin)
-    env["command_line"] = meta["command"]
-    env["argv"] = sys.argv
-    env["server_commands"] = meta["server_commands"]
-    env["pinning"] = meta["pinning"]
-    env["date"] = meta["date"]
     summary = summarise(samples)
-    os.makedirs(opts.out, exist_ok=True)
-    with open(os.path.join(opts.out, "results.json"), "w") as f:
-        json.dump({"meta": meta, "samples": samples}, f, indent=1)
-        f.write("\n")
-    with open(os.path.join(opts.out, "environment.json"), "w") as f:
-        json.dump(env, f, indent=1)
-        f.write("\n")
-    report = render_report(summary, env, meta)
-    with open(os.path.join(opts.out, "report.md"), "w") as f:
-        f.write(report)
-    print()
-    print(report)
+    write_outputs(opts.out, {"meta": meta, "samples": samples}, meta,
+                  lambda env: render_report(summary, env, meta), redis_bin, bench_bin)
     return 0
 
 
