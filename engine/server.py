@@ -40,23 +40,6 @@ _PUBSUB_RESP2_ALLOWED = {b"subscribe", b"ssubscribe", b"unsubscribe", b"sunsubsc
                          b"punsubscribe", b"ping", b"quit", b"reset"}
 
 
-class MemorySink:
-    """Collects the propagated stream in memory (DEBUG PROPAGATED), so tests
-    can replay exactly what the AOF and replicas would receive."""
-
-    replication = True  # it stands for what replicas receive
-
-    def __init__(self):
-        self.chunks = []
-        self.db = -1
-
-    def feed(self, data):
-        self.chunks.append(data)
-
-    def getvalue(self):
-        return b"".join(self.chunks)
-
-
 class Server:
     def __init__(self, config):
         self.config = config

@@ -12,8 +12,9 @@ import pytest
 import redis
 
 from engine.config import Config
+from engine.memory_sink import MemorySink
 from engine.protocol import RequestParser
-from engine.server import MemorySink, Server
+from engine.server import Server
 
 
 def err(fn, *args):

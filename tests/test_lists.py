@@ -13,8 +13,9 @@ from rawresp import RawConn
 from engine import resp
 from engine.commands.lists import bulk_items
 from engine.config import Config
+from engine.memory_sink import MemorySink
 from engine.protocol import RequestParser
-from engine.server import MemorySink, Server
+from engine.server import Server
 from engine.types.lists import HEAD, TAIL, WRONG, list_range, lmove_argv, move_from, pop_from
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"

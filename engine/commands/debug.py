@@ -25,7 +25,7 @@ import time
 
 from .. import digest, logsetup, resp
 from ..keyspace import VALUE_TYPES
-from ..server import MemorySink
+from ..memory_sink import MemorySink
 from ..util import parse_int
 from . import command
 from .server_cmds import help_reply, is_local
