@@ -9,116 +9,16 @@ Several raw connections per test: one blocks, others push. Timeouts are
 come.
 """
 
-import socket
 import time
 
 import pytest
-from rawresp import RawConn, reply_end
-
-from engine.protocol import RequestParser
-
-WRONGTYPE = b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
-NOT_FLOAT = b"-ERR timeout is not a float or out of range\r\n"
-NEGATIVE = b"-ERR timeout is negative\r\n"
-
-
-def _enc(args):
-    parts = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(parts)
-
-
-class Conn(RawConn):
-    """A raw connection that can send a command without waiting for it."""
-
-    def send(self, *args):
-        self.sock.sendall(_enc(args))
-
-    def recv(self, timeout=2.0):
-        """The next raw reply, or None if none comes within `timeout`."""
-        deadline = time.monotonic() + timeout
-        while True:
-            end = reply_end(self.buf, 0)
-            if end is not None:
-                out, self.buf = self.buf[:end], self.buf[end:]
-                return out
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            self.sock.settimeout(left)
-            try:
-                chunk = self.sock.recv(65536)
-            except socket.timeout:
-                return None
-            if not chunk:
-                raise ConnectionError("connection closed")
-            self.buf += chunk
-
-    def block(self, *args):
-        """Send a blocking command and wait until the server has parked it."""
-        self.send(*args)
-        self.wait_blocked()
-
-    def wait_blocked(self):
-        for _ in range(200):
-            if b"id=%d " % self.cid in _blocked_ids(self.ctl):
-                return
-            time.sleep(0.005)
-        raise AssertionError("client %d did not block" % self.cid)
-
-
-def connect(port, ctl, proto=2):
-    c = Conn(port, proto)
-    c.ctl = ctl
-    c.cid = int(c("CLIENT", "ID")[1:-2])
-    return c
-
-
-def _blocked_ids(ctl):
-    return b"\n".join(line for line in ctl("CLIENT", "LIST").split(b"\n") if b"flags=b" in line)
-
-
-def bulk(b):
-    return b"$%d\r\n%s\r\n" % (len(b), b)
-
-
-def arr(*items):
-    return b"*%d\r\n" % len(items) + b"".join(items)
+from blockconn import NEGATIVE, NOT_FLOAT, WRONGTYPE, arr, blocked_ids, bulk, connect, enc, make_conns, stream
+from rawresp import RawConn
 
 
 @pytest.fixture
 def conns(hf_server):
-    """conns(n, proto=2): n raw connections to the test module's Holdfast,
-    the first one flushes everything; each knows its client id."""
-    made = []
-
-    def make(n=1, proto=2):
-        out = [connect(hf_server.port, ctl, proto) for _ in range(n)]
-        made.extend(out)
-        return out
-
-    ctl = RawConn(hf_server.port)
-    ctl("FLUSHALL")
-    made.append(ctl)
-    make.ctl = ctl
-    yield make
-    for c in made:
-        c.close()
-
-
-def _get(ctl):
-    raw = ctl("DEBUG", "PROPAGATED", "GET")
-    assert raw[:1] == b"$", raw
-    body = raw[raw.index(b"\r\n") + 2:-2]
-    return body
-
-
-def stream(ctl):
-    """The propagated commands since DEBUG PROPAGATED START, SELECTs dropped."""
-    cmds = [[a.decode() for a in cmd] for cmd in RequestParser().parse(_get(ctl))]
-    return [c for c in cmds if c[0].upper() != "SELECT"]
+    yield from make_conns(hf_server)
 
 
 # ---- served at once ---------------------------------------------------------------
@@ -250,7 +150,7 @@ def test_fewer_elements_than_waiters(conns):
     assert w1.recv() == arr(bulk(b"q"), bulk(b"1"))
     assert w2.recv() == arr(bulk(b"q"), bulk(b"2"))
     assert w3.recv(0.15) is None
-    assert b"id=%d " % w3.cid in _blocked_ids(p)
+    assert b"id=%d " % w3.cid in blocked_ids(p)
     p("RPUSH", "q", "3")
     assert w3.recv() == arr(bulk(b"q"), bulk(b"3"))
     assert p("EXISTS", "q") == b":0\r\n"
@@ -295,7 +195,7 @@ def test_blmove_onto_a_destination_of_another_type_is_woken_with_wrongtype(conns
     p("LPUSH", "src", "x")
     assert a.recv() == WRONGTYPE
     assert p("LRANGE", "src", "0", "-1") == arr(bulk(b"x"))  # nothing moved
-    assert b"flags=b" not in _blocked_ids(p)
+    assert b"flags=b" not in blocked_ids(p)
 
 
 def test_key_of_another_type_does_not_serve_and_waiter_stays(conns):
@@ -369,8 +269,8 @@ def test_inside_multi_they_do_not_block(conns, proto):
 
 def test_commands_pipelined_behind_a_blocked_one_run_after_it(conns):
     a, p = conns(2)
-    a.sock.sendall(_enc(["BLPOP", "q", "0"]) + _enc(["PING"]) + _enc(["RPUSH", "q2", "mine"]) +
-                   _enc(["ECHO", "hi"]))
+    a.sock.sendall(enc(["BLPOP", "q", "0"]) + enc(["PING"]) + enc(["RPUSH", "q2", "mine"]) +
+                   enc(["ECHO", "hi"]))
     assert a.recv(0.15) is None
     assert p("EXISTS", "q2") == b":0\r\n"  # not run yet
     p("RPUSH", "q", "z")
@@ -385,8 +285,8 @@ def test_pipelined_push_of_a_woken_client_wakes_the_next(conns):
     blocking command in its pipeline blocks again."""
     a, b, p = conns(3)
     b.block("BLPOP", "relay", "0")
-    a.sock.sendall(_enc(["BLPOP", "q", "0"]) + _enc(["RPUSH", "relay", "r"]) + _enc(["BLPOP", "q", "0"]) +
-                   _enc(["PING"]))
+    a.sock.sendall(enc(["BLPOP", "q", "0"]) + enc(["RPUSH", "relay", "r"]) + enc(["BLPOP", "q", "0"]) +
+                   enc(["PING"]))
     a.wait_blocked()
     p("RPUSH", "q", "1")
     assert a.recv() == arr(bulk(b"q"), bulk(b"1"))
@@ -450,51 +350,11 @@ def test_info_blocked_clients_and_disconnect_while_blocked(conns):
 def test_client_list_shows_blocked_flag_and_kill_while_blocked(conns):
     a, p = conns(2)
     a.block("BRPOP", "q", "0")
-    assert b"id=%d " % a.cid in _blocked_ids(p)
+    assert b"id=%d " % a.cid in blocked_ids(p)
     assert p("CLIENT", "KILL", "ID", a.cid) == b":1\r\n"
     assert _info_field(p, "blocked_clients") == 0
     p("RPUSH", "q", "v")
     assert p("LLEN", "q") == b":1\r\n"
-
-
-# ---- the blocking core alone (in process) ----------------------------------------------
-
-
-class _FakeClient:
-    def __init__(self):
-        self.blocked = None
-        self.deferred = None
-        self.closed = False
-        self.out = []
-
-    def write(self, data):
-        self.out.append(data)
-
-
-def test_timeout_heap_does_not_grow_with_served_clients():
-    from engine.config import Config
-    from engine.server import Server
-
-    srv = Server(Config())
-    blk = srv.blocking
-    db = srv.keyspace.dbs[0]
-    far = int(time.time() * 1000) + 3_600_000
-    clients = [_FakeClient() for _ in range(5)]
-    for i in range(5000):
-        c = clients[i % 5]
-        blk.block(c, db, [b"k"], far, lambda *a: None, lambda c: b"*-1\r\n")
-        blk.unblock(c, b"+served\r\n")
-    assert blk.blocked_clients == 0
-    assert len(blk._timeouts) < 3000  # stale entries are swept, not kept for an hour
-    assert blk.clients_in_timeout_table() == 0
-    c = clients[0]
-    blk.block(c, db, [b"k"], far, lambda *a: None, lambda c: b"*-1\r\n")
-    assert blk.clients_in_timeout_table() == 1
-    assert blk.ms_to_next_timeout(far - 1000) == 1001
-    blk.check_timeouts(far + 1)
-    assert c.blocked is None and c.out[-1] == b"*-1\r\n"
-    assert blk.clients_in_timeout_table() == 0
-    assert blk.ms_to_next_timeout(far) is None
 
 
 # ---- against redis-server 7.0 ---------------------------------------------------------------
@@ -595,112 +455,3 @@ def test_served_later_matches_redis(hf_server, real_redis_server, name):
         out.append(got)
     assert out[0] == out[1]
     assert all(v is not None for kind, v in out[0] if kind == "recv")
-
-
-# ---- sorted sets ------------------------------------------------------------------------------
-
-
-def _score(proto, s):
-    return bulk(s) if proto == 2 else b",%s\r\n" % s
-
-
-@pytest.mark.parametrize("proto", [2, 3])
-def test_bzpop_served_at_once_later_and_propagated_as_zpop(conns, proto):
-    a, p = conns(2, proto)
-    ctl = conns.ctl
-    ctl("DEBUG", "PROPAGATED", "START")
-    p("ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d")
-    assert a("BZPOPMIN", "none", "z", "0") == arr(bulk(b"z"), bulk(b"a"), _score(proto, b"1"))
-    assert a("BZPOPMAX", "z", "0") == arr(bulk(b"z"), bulk(b"d"), _score(proto, b"4"))
-    assert a("BZMPOP", "0", "1", "z", "MIN", "COUNT", "5") == arr(
-        bulk(b"z"), arr(arr(bulk(b"b"), _score(proto, b"2")), arr(bulk(b"c"), _score(proto, b"3"))))
-    a.block("BZPOPMAX", "z", "z2", "0")
-    p("ZADD", "z2", "1.5", "x", "2.5", "y")
-    assert a.recv() == arr(bulk(b"z2"), bulk(b"y"), _score(proto, b"2.5"))
-    a.block("BZMPOP", "0", "1", "z3", "MAX", "COUNT", "3")
-    p("ZADD", "z3", "1", "m", "2", "n")
-    assert a.recv() == arr(bulk(b"z3"), arr(arr(bulk(b"n"), _score(proto, b"2")), arr(bulk(b"m"), _score(proto, b"1"))))
-    assert stream(ctl) == [
-        ["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d"], ["ZPOPMIN", "z"], ["ZPOPMAX", "z"],
-        ["ZPOPMIN", "z", "2"], ["ZADD", "z2", "1.5", "x", "2.5", "y"], ["ZPOPMAX", "z2"],
-        ["ZADD", "z3", "1", "m", "2", "n"], ["ZPOPMAX", "z3", "2"]]
-
-
-def test_list_and_zset_waiters_on_one_key_each_get_their_type(conns):
-    """The first waiter wants a list, the second a sorted set: a ZADD serves
-    the second and leaves the first waiting (Redis skips, it does not stop)."""
-    lw, zw, p = conns(3)
-    lw.block("BLPOP", "k", "0")
-    zw.block("BZPOPMIN", "k", "0")
-    p("ZADD", "k", "1", "m")
-    assert zw.recv() == arr(bulk(b"k"), bulk(b"m"), bulk(b"1"))
-    assert lw.recv(0.15) is None
-    p("RPUSH", "k", "v")
-    assert lw.recv() == arr(bulk(b"k"), bulk(b"v"))
-
-
-def test_bzpop_timeouts_and_multi(conns):
-    (a,) = conns(1)
-    for cmd in (("BZPOPMIN", "z", "0.1"), ("BZMPOP", "0.1", "1", "z", "MAX")):
-        t0 = time.monotonic()
-        a.send(*cmd)
-        assert a.recv() == b"*-1\r\n"
-        assert 0.1 <= time.monotonic() - t0 < 0.5
-    a("MULTI")
-    a("BZPOPMAX", "z", "0")
-    a("BZMPOP", "0", "1", "z", "MIN")
-    assert a("EXEC") == arr(b"*-1\r\n", b"*-1\r\n")
-
-
-_ZSHAPES = [
-    ("BZPOPMIN", "z", "0.05"), ("BZPOPMAX", "z", "0.05"), ("BZMPOP", "0.05", "1", "z", "MIN"),
-    ("BZMPOP", "x", "1", "k", "MIN"), ("BZMPOP", "1", "1", "k", "MID"), ("BZMPOP", "x", "0", "k", "MIN"),
-    ("BZMPOP", "1", "1", "k", "MIN", "COUNT", "0"), ("BZPOPMIN", "z", "-1"),
-    ("SET", "s", "v"), ("BZPOPMIN", "s", "0"), ("BZMPOP", "0", "2", "none", "s", "MAX"),
-    ("ZADD", "z", "1", "a", "2", "b", "3", "c", "0.1", "d"),
-    ("BZPOPMIN", "z", "0"), ("BZPOPMAX", "z", "0"), ("BZMPOP", "0", "1", "z", "MIN", "COUNT", "5"),
-    ("MULTI",), ("BZPOPMIN", "nk", "0"), ("BZMPOP", "0", "1", "nk", "MAX"), ("EXEC",),
-]
-
-
-@pytest.mark.parametrize("proto", [2, 3])
-def test_zset_reply_shapes_match_redis(hf_server, real_redis_server, proto):
-    hf = RawConn(hf_server.port, proto)
-    rr = RawConn(real_redis_server.port, proto)
-    try:
-        for conn in (hf, rr):
-            conn("FLUSHALL")
-        for cmd in _ZSHAPES:
-            assert hf(*cmd) == rr(*cmd), cmd
-    finally:
-        hf.close()
-        rr.close()
-
-
-def test_a_waiter_whose_serving_raises_gets_an_error_and_the_rest_are_served():
-    """In-process: a bug while serving one blocked client (a raising serve
-    function stands in for it) answers that client with an error; the next
-    waiter on the key is still served and the pushing client is unharmed."""
-    from engine.client import Client
-    from engine.config import Config
-    from engine.server import Server
-
-    class NullSock:
-        def fileno(self):
-            return -1
-
-    srv = Server(Config())
-    a, b, pusher = (Client(srv, NullSock(), "127.0.0.1:%d" % i, "127.0.0.1:1") for i in (2, 3, 4))
-    for c in (a, b):
-        srv.process_input(c, b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n")
-        assert c.blocked is not None
-
-    def broken(*_args):
-        raise RuntimeError("bug in a serve function")
-
-    a.blocked.serve = broken
-    srv.process_input(pusher, b"*3\r\n$5\r\nRPUSH\r\n$1\r\nq\r\n$1\r\nx\r\n")
-    assert b"".join(pusher.wbuf) == b":1\r\n"
-    assert b"".join(a.wbuf).startswith(b"-ERR internal error serving the blocked command")
-    assert b"".join(b.wbuf) == b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n"
-    assert a.blocked is None and b.blocked is None
