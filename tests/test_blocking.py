@@ -1,5 +1,6 @@
-"""Blocking commands (BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP, BZPOPMIN BZPOPMAX
-BZMPOP): served at once like their non-blocking forms, woken by other
+"""Blocking list commands (BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP; the sorted-set
+ones are in test_blocking_zsets.py, the in-process core in
+test_blocking_core.py): served at once like their non-blocking forms, woken by other
 clients in arrival order, timeouts, MULTI, CLIENT UNBLOCK, INFO, clients
 that disconnect while blocked, what they propagate, and every reply shape
 compared byte for byte with Debian's redis-server 7.0.
