@@ -15,8 +15,6 @@ Import `engine.commands.load_all()` once to fill the table.
 import importlib
 from time import perf_counter_ns
 
-from .. import resp
-
 TABLE = {}  # lower-case name (bytes) -> Command
 
 
@@ -130,25 +128,21 @@ def subcommand(parent, name, arity, flags="", keys=(0, 0, 0), summary="", since=
 def container(name, arity=-2, flags="", group="server", summary="", since="1.0.0"):
     """Register a command whose work is done by subcommands."""
     lname = name.lower().encode()
-    upper = name.upper()
 
     def dispatch(c, argv):
-        return run_subcommand(c, argv, TABLE[lname], upper)
+        return run_subcommand(c, argv, TABLE[lname])
 
     TABLE[lname] = Command(lname, dispatch, arity, flags, (0, 0, 0), group, summary, since, "",
                            _categories(flags, group, ()))
     return dispatch
 
 
-def run_subcommand(c, argv, parent, upper):
+def run_subcommand(c, argv, parent):
     """Run `PARENT SUB ...` with the subcommand's own statistics (INFO
-    commandstats reports `cmdstat_parent|sub`, usec in nanoseconds here)."""
-    sub = parent.subcommands.get(argv[1].lower())
-    if sub is None:
-        return resp.error("ERR unknown subcommand '%s'. Try %s HELP." % (_show(argv[1]), upper))
-    if not sub.arity_ok(len(argv)):
-        sub.rejected_calls += 1
-        return resp.error("ERR wrong number of arguments for '%s' command" % sub.fullname.decode())
+    commandstats reports `cmdstat_parent|sub`, usec in nanoseconds here).
+    Server._call has already refused unknown subcommands and wrong arities
+    (as Redis's processCommand does, before running or queueing)."""
+    sub = parent.subcommands[argv[1].lower()]
     t0 = perf_counter_ns()
     reply = sub.handler(c, argv)
     sub.usec += perf_counter_ns() - t0
@@ -156,11 +150,6 @@ def run_subcommand(c, argv, parent, upper):
     if reply is not None and reply[:1] == b"-":
         sub.failed_calls += 1
     return reply
-
-
-def _show(b, limit=128):
-    s = b[:limit].decode("utf-8", errors="replace")
-    return s
 
 
 _MODULES = ("keys", "strings", "counters", "expire", "connection", "server_cmds", "introspection",

@@ -125,7 +125,7 @@ container("command", -1, "loading stale", group="server",
 def command_(c, argv):
     if len(argv) == 1:
         return resp.array([command_info(cmd, c.resp) for cmd in unique_commands(c.server)])
-    return run_subcommand(c, argv, TABLE[b"command"], "COMMAND")
+    return run_subcommand(c, argv, TABLE[b"command"])
 
 
 TABLE[b"command"].handler = command_
