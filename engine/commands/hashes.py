@@ -7,7 +7,7 @@ from itertools import chain, islice
 
 from .. import resp
 from ..scan import parse_cursor
-from ..types.hashes import HashTable, promoted, shared_fields, too_long
+from ..types.hashes import HashTable, promoted, shared_field, shared_fields, too_long
 from ..util import INT64_MAX, INT64_MIN, format_long_double, parse_int
 from . import command
 from .counters import parse_long_double
@@ -110,7 +110,7 @@ def hsetnx(c, argv):
         h = {}
     long_entry = h.__class__ is dict and too_long(srv.config, (field, argv[3]))
     if h.__class__ is dict and not long_entry:
-        field = next(shared_fields((field,)))
+        field = shared_field(field)
     h[field] = argv[3]
     _stored(srv, db, key, h, created, long_entry)
     srv.notify(db.id, b"h", b"hset", key)
@@ -159,7 +159,7 @@ def _incr_store(srv, db, key, h, field, new):
         h = {}
     long_entry = h.__class__ is dict and too_long(srv.config, (field, new))
     if h.__class__ is dict and not long_entry:
-        field = next(shared_fields((field,)))
+        field = shared_field(field)
     h[field] = new
     _stored(srv, db, key, h, created, long_entry)
 

@@ -34,6 +34,13 @@ def shared_fields(fields):
     return map(_share_one, fields, fields)
 
 
+def shared_field(field):
+    """The shared object for one field name (see shared_fields)."""
+    if len(_FIELD_NAMES) >= _FIELD_NAMES_MAX:
+        _FIELD_NAMES.clear()
+    return _share_one(field, field)
+
+
 class HashTable(dict):
     """A hash Redis would keep hashtable-encoded (one-way promotion)."""
 
