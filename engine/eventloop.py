@@ -125,11 +125,7 @@ class EventLoop:
     def run(self):
         srv = self.server
         ep_poll = self.ep.poll
-        listeners = self.listeners
-        clients = srv.clients
-        wake_r = self._wake_r
-        handle_read = self.handle_read
-        read_events = EPOLLIN | EPOLLERR | EPOLLHUP
+        dispatch = self._dispatch
         next_cron = time.monotonic()
         monotonic = time.monotonic
         blocking = srv.blocking
@@ -146,22 +142,8 @@ class EventLoop:
             except InterruptedError:
                 events = []
             srv.update_clock()
-            for fd, ev in events:
-                c = clients.get(fd)
-                if c is not None:
-                    if ev & read_events:
-                        handle_read(c)
-                    if ev & EPOLLOUT and not c.closed:
-                        self.handle_writable(c)
-                elif fd in listeners:
-                    self.accept(fd)
-                elif fd == wake_r:
-                    try:
-                        os.read(wake_r, 4096)
-                    except BlockingIOError:
-                        pass
-                else:
-                    srv.handle_other_fd(fd, ev)
+            if events:
+                dispatch(events)
             now = monotonic()
             if now >= next_cron:
                 srv.cron()
@@ -172,6 +154,53 @@ class EventLoop:
             if srv.shutdown_reason is not None:
                 if srv.finish_shutdown():
                     break
+
+    def _dispatch(self, events):
+        clients = self.server.clients
+        listeners = self.listeners
+        read_events = EPOLLIN | EPOLLERR | EPOLLHUP
+        for fd, ev in events:
+            c = clients.get(fd)
+            if c is not None:
+                if ev & read_events:
+                    self.handle_read(c)
+                if ev & EPOLLOUT and not c.closed:
+                    self.handle_writable(c)
+            elif fd in listeners:
+                self.accept(fd)
+            elif fd == self._wake_r:
+                try:
+                    os.read(self._wake_r, 4096)
+                except BlockingIOError:
+                    pass
+            else:
+                self.server.handle_other_fd(fd, ev)
+
+    def process_events_while_blocked(self):
+        """One pass over ready sockets while the main thread is busy (loading
+        a dataset): accept, read, answer (-LOADING), without the cron or the
+        subsystems' hooks, as Redis's processEventsWhileBlocked."""
+        try:
+            events = self.ep.poll(0)
+        except InterruptedError:
+            events = []
+        srv = self.server
+        srv.update_clock()
+        if events:
+            self._dispatch(events)
+        pw = srv.pending_writes
+        if pw:
+            srv.pending_writes = []
+            self.flush_pending(pw)
+
+    def close_listeners_in_child(self):
+        """In a fork child: drop the inherited listening sockets, so the port
+        can be bound again even while the child outlives its parent."""
+        for fd in list(self.listeners):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def _run_timers(self, now):
         due = [t for t in self.timers if t[0] <= now]

@@ -22,7 +22,7 @@ LFU_INIT_VAL = 5  # a new key's LFU counter, as Redis
 
 class Database:
     __slots__ = ("id", "data", "expires", "avg_ttl", "expires_cursor", "watched", "atime", "freq",
-                 "enc", "deleted", "generation")
+                 "enc", "custom_keys", "deleted", "generation")
 
     def __init__(self, dbid):
         self.id = dbid
@@ -35,6 +35,10 @@ class Database:
         self.atime = {}  # key -> server.lru_clock at last access (OBJECT IDLETIME)
         self.freq = {}  # key -> (minutes << 8) | counter, only under an LFU policy
         self.enc = {}  # key -> encoding hint for short strings Redis keeps raw/embstr/unshared
+        # Keys whose value is not an exact bytes/dict/set (lists, sorted sets,
+        # hashtable-encoded hashes and sets): everything else in `data` a
+        # snapshot child hands to marshal whole (rdb/private_view.py).
+        self.custom_keys = set()
         # SCAN resumes an evicted cursor from these: keys only move left in
         # `data`'s order when keys before them are deleted, so every deletion
         # must go through the Keyspace (which counts it); `generation` changes
@@ -53,12 +57,13 @@ class Database:
         self.atime = {}
         self.freq = {}
         self.enc = {}
+        self.custom_keys = set()
         self.generation += 1
         return n
 
     def swap_with(self, other):
         """SWAPDB: exchange contents; ids and WATCHers stay with the number."""
-        for name in ("data", "expires", "avg_ttl", "expires_cursor", "atime", "freq", "enc"):
+        for name in ("data", "expires", "avg_ttl", "expires_cursor", "atime", "freq", "enc", "custom_keys"):
             a, b = getattr(self, name), getattr(other, name)
             setattr(self, name, b)
             setattr(other, name, a)
@@ -72,6 +77,20 @@ class Database:
             self.freq.pop(key, None)
         if self.enc:
             self.enc.pop(key, None)
+        if self.custom_keys:
+            self.custom_keys.discard(key)
+
+    def stored(self, key, value):
+        """Note the class of a value just stored at `key` (custom_keys)."""
+        if value.__class__ in PLAIN_CLASSES:
+            if self.custom_keys:
+                self.custom_keys.discard(key)
+        else:
+            self.custom_keys.add(key)
+
+
+# Values marshal serializes as they are (exact classes: subclasses are not).
+PLAIN_CLASSES = frozenset((bytes, dict, set))
 
 
 class ValueType:
@@ -228,6 +247,7 @@ class Keyspace:
     def set(self, db, key, value, keep_ttl=False):
         """Store `value` (overwrites any type); drops the TTL unless keep_ttl."""
         db.data[key] = value
+        db.stored(key, value)
         if not keep_ttl and db.expires:
             db.expires.pop(key, None)
         if db.enc:
@@ -258,6 +278,9 @@ class Keyspace:
         value = src.data.pop(key)
         src.deleted += 1
         dst.data[newkey] = value
+        if src.custom_keys:
+            src.custom_keys.discard(key)
+        dst.stored(newkey, value)
         if src.expires:
             when = src.expires.pop(key, None)
             if when is not None:
@@ -269,6 +292,12 @@ class Keyspace:
         if src.enc and key in src.enc:
             dst.enc[newkey] = src.enc.pop(key)
         return value
+
+    def install(self, dbs):
+        """Take the contents of freshly loaded databases (RDB load, DEBUG
+        RELOAD); WATCHers stay with the database numbers."""
+        for live, loaded in zip(self.dbs, dbs, strict=True):
+            live.swap_with(loaded)
 
     def set_expire(self, db, key, when_ms):
         db.expires[key] = when_ms

@@ -69,6 +69,10 @@ def main(argv=None):
         return 1
     logsetup.notice("Running mode=standalone, port=%d.", cfg["port"])
     logsetup.notice("Server initialized")
+    from rdb.loader import load_at_startup  # noqa: PLC0415
+
+    if not load_at_startup(server):
+        return 1
     return server.serve_forever()
 
 

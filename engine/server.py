@@ -87,6 +87,9 @@ class Server:
         config.on_change("loglevel", lambda _o, new: logsetup.set_level(new))
         self._set_slowlog_threshold()
         config.on_change("slowlog-log-slower-than", self._set_slowlog_threshold)
+        from rdb.snapshot import Snapshots  # noqa: PLC0415 - rdb builds on the engine's modules
+
+        self.snapshots = Snapshots(self)
 
     # -- command table ------------------------------------------------------------
 
@@ -164,7 +167,7 @@ class Server:
         command of a client in a special state (MULTI, subscribed, not
         authenticated, MONITOR running), goes through `call`, which does
         every check."""
-        if c.gated or self.monitors or self.write_block_reason is not None:
+        if c.gated or self.monitors or self.write_block_reason is not None or self.loading:
             fast = self._fast_table(c)
         else:
             fast = self.fast_commands  # the usual case, without a call
@@ -265,7 +268,7 @@ class Server:
             c.write(resp.error("ERR internal error running '%s' (see the server log)" % name))
 
     def _fast_table(self, c):
-        if c.gated or self.monitors:
+        if c.gated or self.monitors or self.loading:
             return _NO_FAST_COMMANDS
         if self.write_block_reason is not None:
             return self.fast_read_only
@@ -304,6 +307,9 @@ class Server:
         if cmd.subcommands and n > 1 and not self._subcommand_ok(c, cmd, argv):
             return
         if c.gated and self._gate(c, cmd, argv):
+            return
+        if self.loading and "loading" not in cmd.flags:
+            self._reject(c, cmd, b"LOADING Holdfast is loading the dataset in memory")
             return
         if cmd.is_write and self.write_block_reason is not None:
             err = self.write_refusal(cmd)

@@ -153,7 +153,7 @@ def run_subcommand(c, argv, parent):
 
 
 _MODULES = ("keys", "strings", "counters", "expire", "connection", "server_cmds", "introspection",
-            "client_cmds", "debug", "pubsub", "transactions", "blocking",
+            "client_cmds", "debug", "pubsub", "transactions", "blocking", "persistence",
             "lists", "hashes", "sets", "zsets")
 
 

@@ -437,7 +437,35 @@ def _protocol(c, argv):
     return resp.error(b"ERR Wrong protocol type name. Please use one of the following: " + _PROTOCOL_TYPES)
 
 
+def _reload(c, argv):
+    """DEBUG RELOAD [NOSAVE]: save the dataset, then load it back in place
+    (a load that fails leaves the data as it was)."""
+    from rdb import RDBError, load_into  # noqa: PLC0415 - rdb builds on the engine
+    from rdb.loader import read_file  # noqa: PLC0415
+
+    opts = {a.lower() for a in argv[2:]}
+    if opts - {b"nosave"}:
+        return resp.error(b"ERR DEBUG RELOAD only supports NOSAVE in Holdfast (not MERGE or NOFLUSH)")
+    srv = c.server
+    if b"nosave" not in opts:
+        err = srv.snapshots.save()
+        if err is not None:
+            return resp.error(b"ERR Error trying to save the RDB dump, check server logs.")
+    try:
+        load_into(srv, read_file(srv.config["dbfilename"]))
+    except (OSError, RDBError) as e:
+        logsetup.warning("DEBUG RELOAD: %s", e)
+        return resp.error(b"ERR Error trying to load the RDB dump, check server logs.")
+    logsetup.notice("DB reloaded by DEBUG RELOAD")
+    return resp.OK
+
+
 register("help", _help, 2, 2)
+register("reload", _reload, 2, 5, [
+    "RELOAD [NOSAVE]",
+    "    Save the RDB on disk and reload it back to memory. With NOSAVE the file",
+    "    on disk is loaded as it is.",
+])
 register("digest", _digest, 2, 2, [
     "DIGEST",
     "    Output a hex signature representing the current DB content.",

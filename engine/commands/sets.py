@@ -76,6 +76,7 @@ def sadd(c, argv):
             return resp.ZERO
         if new is not s:
             db.data[key] = new  # same key, same TTL: only the representation changes
+            db.stored(key, new)
         srv.signal_modified_key(db, key)
     srv.notify(db.id, b"s", b"sadd", key)
     srv.dirty += added - 1
@@ -139,6 +140,7 @@ def smove(c, argv):
         new, added = add_members(dst, (member,), _max_intset(srv))
         if new is not dst:
             db.data[dst_key] = new
+            db.stored(dst_key, new)
         srv.signal_modified_key(db, dst_key)
         if added:
             srv.notify(db.id, b"s", b"sadd", dst_key)

@@ -118,6 +118,8 @@ def set_(c, argv):
             db.expires.pop(key, None)
         if db.enc:
             db.enc.pop(key, None)
+        if db.custom_keys:
+            db.custom_keys.discard(key)
         db.atime[key] = srv.lru_clock
         if srv.lfu_on:
             srv.keyspace.lfu_written(db, key)

@@ -73,6 +73,7 @@ def promoted(db, key, h, config, force=False):
     if h.__class__ is dict and (force or len(h) > config["hash-max-listpack-entries"]):
         h = HashTable(h)
         db.data[key] = h  # same key, same TTL: only the representation changes
+        db.stored(key, h)
     return h
 
 

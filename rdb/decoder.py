@@ -1,0 +1,461 @@
+"""Reading RDB: every version up to 11 and every encoding a real server
+writes, from an in-memory buffer, with a precise error for bad input.
+
+`decode(buf, sink)` walks a whole file and hands the sink what it finds:
+
+    sink.aux(name, value)            AUX fields (bytes, bytes)
+    sink.select_db(dbid)             SELECTDB
+    sink.resize_db(size, expires)    RESIZEDB hints
+    sink.function(code)              a function library (Redis 7 FUNCTION2)
+    sink.module_aux(name)            module aux data (skipped)
+    sink.key(key, kind, value, expire_ms, idle, freq)
+
+`kind` is the value's type name ("string", "list", "set", "zset", "hash")
+and `value` its plain Python form: bytes for a string, a list of bytes for
+a list or set, a list of (member, score) for a zset, a list of (field,
+value) for a hash. Compact encodings (ziplist, listpack, intset, zipmap,
+quicklists) are unpacked here, so a sink never sees them.
+
+Every read is bounds-checked against the buffer before anything is
+allocated: a corrupt length can make the decoder fail, never allocate
+gigabytes or loop. Errors are `RDBError`, carrying the byte offset where
+the bad data starts and what was expected there.
+"""
+
+import math
+import struct
+
+import lzf
+
+from . import compact
+from .format import (
+    ENC_INT8,
+    ENC_INT16,
+    ENC_INT32,
+    ENC_LZF,
+    MAX_VERSION,
+    MODULE_OP_DOUBLE,
+    MODULE_OP_EOF,
+    MODULE_OP_FLOAT,
+    MODULE_OP_SINT,
+    MODULE_OP_STRING,
+    MODULE_OP_UINT,
+    OP_AUX,
+    OP_EOF,
+    OP_EXPIRETIME,
+    OP_EXPIRETIME_MS,
+    OP_FREQ,
+    OP_FUNCTION2,
+    OP_FUNCTION_PRE_GA,
+    OP_IDLE,
+    OP_MODULE_AUX,
+    OP_RESIZEDB,
+    OP_SELECTDB,
+    QUICKLIST_NODE_PACKED,
+    QUICKLIST_NODE_PLAIN,
+    TYPE_HASH,
+    TYPE_HASH_LISTPACK,
+    TYPE_HASH_ZIPLIST,
+    TYPE_HASH_ZIPMAP,
+    TYPE_LIST,
+    TYPE_LIST_QUICKLIST,
+    TYPE_LIST_QUICKLIST_2,
+    TYPE_LIST_ZIPLIST,
+    TYPE_MODULE_2,
+    TYPE_MODULE_PRE_GA,
+    TYPE_NAMES,
+    TYPE_SET,
+    TYPE_SET_INTSET,
+    TYPE_SET_LISTPACK,
+    TYPE_STRING,
+    TYPE_ZSET,
+    TYPE_ZSET_2,
+    TYPE_ZSET_LISTPACK,
+    TYPE_ZSET_ZIPLIST,
+    crc64,
+    module_type_name,
+)
+
+_unpack_double = struct.Struct("<d").unpack_from
+_unpack_float = struct.Struct("<f").unpack_from
+_lzf_decompress = lzf.decompress
+
+# LZF cannot expand data by more than this (a 3-byte back reference copies
+# at most 264 bytes): a declared length beyond it is corrupt, and refusing
+# it keeps a bad header from allocating gigabytes.
+_LZF_MAX_RATIO = 90
+
+
+class RDBError(Exception):
+    """A file (or DUMP payload) that cannot be loaded; `offset` is where the
+    bad data starts."""
+
+    def __init__(self, offset, message):
+        super().__init__(message)
+        self.offset = offset
+        self.message = message
+
+    def __str__(self):
+        if self.offset is None:
+            return self.message
+        return "%s (at byte offset %d)" % (self.message, self.offset)
+
+
+class Reader:
+    """A cursor over a buffer with the RDB primitives."""
+
+    __slots__ = ("buf", "pos", "end", "version")
+
+    def __init__(self, buf, pos=0, end=None, version=10):
+        self.buf = buf
+        self.pos = pos
+        self.end = len(buf) if end is None else end
+        self.version = version
+
+    def need(self, n, what):
+        if self.pos + n > self.end:
+            raise RDBError(self.pos, "unexpected end of data reading %s: %d bytes needed, %d left"
+                           % (what, n, self.end - self.pos))
+
+    def byte(self, what="a type byte"):
+        if self.pos >= self.end:
+            raise RDBError(self.pos, "unexpected end of data reading %s" % what)
+        b = self.buf[self.pos]
+        self.pos += 1
+        return b
+
+    def raw(self, n, what):
+        self.need(n, what)
+        p = self.pos
+        self.pos = p + n
+        return self.buf[p:p + n]
+
+    def length_or_encoding(self, what):
+        """(length, is_encoded): the encoding number instead of a length when
+        the first byte is 11xxxxxx."""
+        b = self.byte(what)
+        kind = b >> 6
+        if kind == 0:
+            return b & 0x3F, False
+        if kind == 1:
+            return ((b & 0x3F) << 8) | self.byte(what), False
+        if kind == 3:
+            return b & 0x3F, True
+        if b == 0x80:
+            return int.from_bytes(self.raw(4, what), "big"), False
+        if b == 0x81:
+            return int.from_bytes(self.raw(8, what), "big"), False
+        raise RDBError(self.pos - 1, "bad length byte 0x%02x reading %s" % (b, what))
+
+    def length(self, what="a length"):
+        start = self.pos
+        n, encoded = self.length_or_encoding(what)
+        if encoded:
+            raise RDBError(start, "expected a length for %s, found a string encoding" % what)
+        return n
+
+    def string(self, what="a string"):
+        start = self.pos
+        n, encoded = self.length_or_encoding(what)
+        if not encoded:
+            return self.raw(n, what)
+        if n == ENC_INT8:
+            return b"%d" % int.from_bytes(self.raw(1, what), "little", signed=True)
+        if n == ENC_INT16:
+            return b"%d" % int.from_bytes(self.raw(2, what), "little", signed=True)
+        if n == ENC_INT32:
+            return b"%d" % int.from_bytes(self.raw(4, what), "little", signed=True)
+        if n == ENC_LZF:
+            clen = self.length(what + " (compressed length)")
+            ulen = self.length(what + " (uncompressed length)")
+            if ulen == 0 or ulen > clen * _LZF_MAX_RATIO + 64:
+                raise RDBError(start, "LZF string of %d bytes cannot come from %d compressed bytes (%s)"
+                               % (ulen, clen, what))
+            data = self.raw(clen, what)
+            try:
+                out = _lzf_decompress(data, ulen)
+            except ValueError:
+                out = None
+            if out is None or len(out) != ulen:
+                raise RDBError(start, "invalid LZF compressed string (%s)" % what)
+            return out
+        raise RDBError(start, "unknown string encoding %d (%s)" % (n, what))
+
+    def double_text(self, what):
+        """A score of the old ZSET type: a length byte (253 nan, 254 +inf,
+        255 -inf) and that many ASCII characters."""
+        start = self.pos
+        n = self.byte(what)
+        if n == 253:
+            raise RDBError(start, "zset with a NaN score (%s)" % what)
+        if n == 254:
+            return math.inf
+        if n == 255:
+            return -math.inf
+        text = self.raw(n, what)
+        try:
+            return float(text)
+        except ValueError:
+            raise RDBError(start, "bad score %r (%s)" % (text[:40], what)) from None
+
+    def double_binary(self, what):
+        self.need(8, what)
+        v = _unpack_double(self.buf, self.pos)[0]
+        if v != v:
+            raise RDBError(self.pos, "zset with a NaN score (%s)" % what)
+        self.pos += 8
+        return v
+
+    def millis(self):
+        self.need(8, "an expire time")
+        v = int.from_bytes(self.buf[self.pos:self.pos + 8], "little", signed=True)
+        self.pos += 8
+        return v
+
+
+# ---- values ----------------------------------------------------------------------
+
+
+def _compact(r, fn, what):
+    start = r.pos
+    blob = r.string(what)
+    try:
+        return fn(blob)
+    except compact.CompactError as e:
+        raise RDBError(start, "%s: %s" % (what, e)) from None
+
+
+def _pairs(items, start, what):
+    if len(items) % 2:
+        raise RDBError(start, "%s holds an odd number of entries (%d)" % (what, len(items)))
+    return list(zip(items[::2], items[1::2], strict=True))
+
+
+def _scores(pairs, start, what):
+    out = []
+    for member, text in pairs:
+        try:
+            score = float(text)
+        except ValueError:
+            raise RDBError(start, "bad score %r in %s" % (text[:40], what)) from None
+        if score != score:
+            raise RDBError(start, "zset with a NaN score in %s" % what)
+        out.append((member, score))
+    return out
+
+
+def _no_duplicates(kind, values, start, key):
+    names = values if kind in ("set", "list") else [f for f, _ in values]
+    if kind != "list" and len(set(names)) != len(names):
+        raise RDBError(start, "duplicate %s detected in key %r" % (
+            {"set": "set members", "zset": "zset members", "hash": "hash fields"}[kind], key[:64]))
+
+
+def read_value(r, rdbtype, key=b"?"):
+    """(kind, value) of one value of type `rdbtype` at the reader's cursor."""
+    start = r.pos
+    what = "the value of key %r" % key[:64]
+    if rdbtype == TYPE_STRING:
+        return "string", r.string(what)
+    if rdbtype in (TYPE_LIST, TYPE_SET):
+        n = r.length(what)
+        items = [r.string(what) for _ in _counted(r, n, what)]
+        kind = "list" if rdbtype == TYPE_LIST else "set"
+    elif rdbtype in (TYPE_ZSET, TYPE_ZSET_2):
+        n = r.length(what)
+        score = r.double_text if rdbtype == TYPE_ZSET else r.double_binary
+        items = []
+        for _ in _counted(r, n, what):
+            m = r.string(what)
+            items.append((m, score(what)))
+        kind = "zset"
+    elif rdbtype == TYPE_HASH:
+        n = r.length(what)
+        items = []
+        for _ in _counted(r, n, what):
+            f = r.string(what)
+            items.append((f, r.string(what)))
+        kind = "hash"
+    elif rdbtype == TYPE_HASH_ZIPMAP:
+        kind, items = "hash", _compact(r, compact.zipmap_pairs, what + " (zipmap)")
+    elif rdbtype == TYPE_LIST_ZIPLIST:
+        kind, items = "list", _compact(r, compact.ziplist_entries, what + " (ziplist)")
+    elif rdbtype == TYPE_SET_INTSET:
+        kind, items = "set", _compact(r, compact.intset_members, what + " (intset)")
+    elif rdbtype == TYPE_SET_LISTPACK:
+        kind, items = "set", _compact(r, compact.listpack_entries, what + " (listpack)")
+    elif rdbtype in (TYPE_ZSET_ZIPLIST, TYPE_ZSET_LISTPACK):
+        fn = compact.ziplist_entries if rdbtype == TYPE_ZSET_ZIPLIST else compact.listpack_entries
+        items = _pairs(_compact(r, fn, what), start, what)
+        kind, items = "zset", _scores(items, start, what)
+    elif rdbtype in (TYPE_HASH_ZIPLIST, TYPE_HASH_LISTPACK):
+        fn = compact.ziplist_entries if rdbtype == TYPE_HASH_ZIPLIST else compact.listpack_entries
+        kind, items = "hash", _pairs(_compact(r, fn, what), start, what)
+    elif rdbtype == TYPE_LIST_QUICKLIST:
+        n = r.length(what)
+        items = []
+        for _ in _counted(r, n, what):
+            items.extend(_compact(r, compact.ziplist_entries, what + " (quicklist node)"))
+        kind = "list"
+    elif rdbtype == TYPE_LIST_QUICKLIST_2:
+        n = r.length(what)
+        items = []
+        for _ in _counted(r, n, what):
+            node_at = r.pos
+            container = r.length(what + " (quicklist node container)")
+            if container == QUICKLIST_NODE_PLAIN:
+                items.append(r.string(what))
+            elif container == QUICKLIST_NODE_PACKED:
+                items.extend(_compact(r, compact.listpack_entries, what + " (quicklist node)"))
+            else:
+                raise RDBError(node_at, "quicklist node container %d is neither plain nor packed (%s)"
+                               % (container, what))
+        kind = "list"
+    elif rdbtype in (TYPE_MODULE_2, TYPE_MODULE_PRE_GA):
+        module_id = r.length(what)
+        raise RDBError(start, "key %r holds a value of module type '%s', which Holdfast does not support"
+                       % (key[:64], module_type_name(module_id)))
+    elif TYPE_NAMES.get(rdbtype) == "stream":
+        raise RDBError(start, "key %r holds a stream, which Holdfast does not support" % (key[:64],))
+    else:
+        raise RDBError(start - 1, "unknown RDB value type %d (key %r)" % (rdbtype, key[:64]))
+    _no_duplicates(kind, items, start, key)
+    return kind, items
+
+
+def _counted(r, n, what):
+    """range(n) for a declared element count, refused early when even one
+    byte per element would run past the end (so a corrupt count of 2**60
+    neither loops nor allocates)."""
+    if n > r.end - r.pos:
+        raise RDBError(r.pos, "%d elements cannot fit in the %d bytes left (%s)" % (n, r.end - r.pos, what))
+    return range(n)
+
+
+# ---- module aux --------------------------------------------------------------------
+
+
+def _skip_module_data(r, what):
+    """Skip module data written with the typed opcodes of RDB 9+."""
+    while True:
+        op = r.length(what)
+        if op == MODULE_OP_EOF:
+            return
+        if op in (MODULE_OP_SINT, MODULE_OP_UINT):
+            r.length(what)
+        elif op == MODULE_OP_FLOAT:
+            r.raw(4, what)
+        elif op == MODULE_OP_DOUBLE:
+            r.raw(8, what)
+        elif op == MODULE_OP_STRING:
+            r.string(what)
+        else:
+            raise RDBError(r.pos, "unknown module data opcode %d (%s)" % (op, what))
+
+
+# ---- files ---------------------------------------------------------------------------
+
+
+def read_header(buf):
+    """The RDB version of a file's first 9 bytes."""
+    if len(buf) < 9:
+        raise RDBError(0, "too short for an RDB header (%d bytes)" % len(buf))
+    if buf[:5] != b"REDIS":
+        raise RDBError(0, "wrong signature %r: not an RDB file" % bytes(buf[:5]))
+    digits = bytes(buf[5:9])
+    if not digits.isdigit():
+        raise RDBError(5, "bad RDB version %r" % digits)
+    version = int(digits)
+    if version < 1 or version > MAX_VERSION:
+        raise RDBError(5, "can't handle RDB format version %d" % version)
+    return version
+
+
+def decode(buf, sink, verify_checksum=True):
+    """Decode a whole RDB file held in `buf`, calling `sink` (see the module
+    docstring). Returns the file's version. Raises RDBError."""
+    version = read_header(buf)
+    r = Reader(buf, 9, version=version)
+    if hasattr(sink, "reader"):
+        sink.reader = r  # for progress reports (bytes read so far)
+    expire_ms = idle = freq = None
+    key_sink = sink.key
+    while True:
+        op_at = r.pos
+        t = r.byte("a record type")
+        if t == OP_EXPIRETIME_MS:
+            expire_ms = r.millis()
+            continue
+        if t == OP_EXPIRETIME:
+            expire_ms = int.from_bytes(r.raw(4, "an expire time"), "little", signed=True) * 1000
+            continue
+        if t == OP_IDLE:
+            idle = r.length("an LRU idle time")
+            continue
+        if t == OP_FREQ:
+            freq = r.byte("an LFU frequency")
+            continue
+        if t == OP_SELECTDB:
+            sink.select_db(r.length("a database number"))
+            continue
+        if t == OP_RESIZEDB:
+            size = r.length("a RESIZEDB size")
+            sink.resize_db(size, r.length("a RESIZEDB expires size"))
+            continue
+        if t == OP_AUX:
+            name = r.string("an AUX field name")
+            sink.aux(name, r.string("the AUX field %r" % name[:64]))
+            continue
+        if t == OP_MODULE_AUX:
+            module_id = r.length("a module id")
+            name = module_type_name(module_id)
+            r.length("module aux 'when'")
+            r.length("module aux 'when'")
+            _skip_module_data(r, "aux data of module '%s'" % name)
+            sink.module_aux(name)
+            continue
+        if t == OP_FUNCTION2:
+            sink.function(r.string("a function library"))
+            continue
+        if t == OP_FUNCTION_PRE_GA:
+            raise RDBError(op_at, "pre-release function format not supported")
+        if t == OP_EOF:
+            break
+        if t == TYPE_STRING:  # the common case, inline
+            key = r.string("a key")
+            key_sink(key, "string", r.string("the value of key %r" % key[:64]), expire_ms, idle, freq)
+        else:
+            if t not in TYPE_NAMES:
+                raise RDBError(op_at, "unknown RDB record type %d" % t)
+            key = r.string("a key")
+            kind, value = read_value(r, t, key)
+            key_sink(key, kind, value, expire_ms, idle, freq)
+        if expire_ms is not None or idle is not None or freq is not None:
+            expire_ms = idle = freq = None
+    if version >= 5:
+        end_at = r.pos
+        stored = int.from_bytes(r.raw(8, "the checksum"), "little")
+        if verify_checksum and stored != 0:
+            actual = crc64(buf[:end_at])
+            if actual != stored:
+                raise RDBError(end_at, "wrong RDB checksum: expected %016x, got %016x" % (stored, actual))
+    return version
+
+
+def decode_payload(payload):
+    """(kind, value) of a DUMP payload: value bytes, the 2-byte RDB version
+    (little-endian) and the CRC64 of everything before the CRC. Raises
+    RDBError("DUMP payload version or checksum are wrong") as RESTORE words it."""
+    if len(payload) < 10:
+        raise RDBError(0, "DUMP payload version or checksum are wrong")
+    version = int.from_bytes(payload[-10:-8], "little")
+    if version > MAX_VERSION or crc64(payload[:-8]) != int.from_bytes(payload[-8:], "little"):
+        raise RDBError(0, "DUMP payload version or checksum are wrong")
+    r = Reader(payload, 0, len(payload) - 10, version=version)
+    t = r.byte("a type byte")
+    if t not in TYPE_NAMES:
+        raise RDBError(0, "Bad data format")
+    kind, value = read_value(r, t)
+    if r.pos != r.end:
+        raise RDBError(r.pos, "Bad data format")
+    return kind, value

@@ -1,0 +1,169 @@
+"""Loading an RDB file into Holdfast's keyspace: the decoder's sink that
+builds Holdfast values with the encodings Redis would pick for them under
+this server's limits, into fresh databases that replace the live ones only
+once the whole file has loaded (nothing is ever half-loaded).
+"""
+
+import time
+from collections import deque
+
+from engine import logsetup
+from engine.keyspace import LFU_INIT_VAL, Database
+from engine.types.hashes import new_hash
+from engine.types.sets import new_set
+from engine.types.zsets import new_zset
+
+from .decoder import RDBError, decode
+
+# Between batches of keys the loader lets the server answer clients
+# (-LOADING) and report progress, as Redis does every 2 MB.
+PROGRESS_EVERY_KEYS = 65536
+
+
+def build_value(kind, items, config):
+    """The Holdfast value for a decoded (kind, items), with the encoding
+    Redis would give it under `config`'s limits; None for an empty
+    collection."""
+    if kind == "string":
+        return items
+    if not items:
+        return None
+    if kind == "list":
+        return deque(items)
+    if kind == "hash":
+        return new_hash(items, config)
+    if kind == "set":
+        return new_set(items, config)
+    return new_zset(items, config)
+
+
+class KeyspaceLoader:
+    """A decoder sink that fills a new set of Database objects."""
+
+    def __init__(self, config, now_ms, lru_clock, keep_expired=False, progress=None):
+        self.config = config
+        self.dbs = [Database(i) for i in range(config["databases"])]
+        self.db = self.dbs[0]
+        self.now_ms = now_ms
+        self.lru_clock = lru_clock
+        self.keep_expired = keep_expired  # a replica keeps keys its primary will expire
+        self.lfu = "lfu" in config["maxmemory-policy"]
+        self.progress = progress
+        self.aux_fields = {}
+        self.keys_loaded = 0
+        self.keys_expired = 0
+        self.empty_keys_skipped = 0
+        self.functions_skipped = 0
+        self._seen = 0
+        self.reader = None  # set by the decoder: its position is the loading progress
+
+    # -- the decoder's callbacks -----------------------------------------------------
+
+    def aux(self, name, value):
+        self.aux_fields[name] = value
+
+    def select_db(self, dbid):
+        if dbid >= len(self.dbs):
+            raise RDBError(None, "the file selects database %d, but this server has only %d (databases)"
+                           % (dbid, len(self.dbs)))
+        self.db = self.dbs[dbid]
+
+    def resize_db(self, size, expires_size):
+        pass  # dicts grow as they need
+
+    def function(self, code):
+        self.functions_skipped += 1
+        logsetup.warning("Skipping a function library in the RDB file: Holdfast does not run functions")
+
+    def module_aux(self, name):
+        logsetup.warning("Skipping aux data of module '%s' in the RDB file", name)
+
+    def key(self, key, kind, value, expire_ms, idle, freq):
+        self._seen += 1
+        if self.progress is not None and not self._seen % PROGRESS_EVERY_KEYS:
+            self.progress(self._seen)
+        v = value if kind == "string" else build_value(kind, value, self.config)
+        if v is None:
+            self.empty_keys_skipped += 1  # as Redis 7: an empty collection is dropped
+            return
+        if expire_ms is not None and expire_ms < self.now_ms and not self.keep_expired:
+            self.keys_expired += 1
+            return
+        db = self.db
+        if key in db.data:
+            raise RDBError(None, "duplicate key %r in database %d" % (key[:64], db.id))
+        db.data[key] = v
+        if v.__class__ is not bytes:
+            db.stored(key, v)
+        if expire_ms is not None:
+            db.expires[key] = expire_ms
+        db.atime[key] = self.lru_clock - idle if idle is not None else self.lru_clock
+        if self.lfu:
+            db.freq[key] = ((self.now_ms // 60000) & 65535) << 8 | (freq if freq is not None else LFU_INIT_VAL)
+        self.keys_loaded += 1
+
+
+def read_file(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def load_into(server, buf):
+    """Decode `buf` completely, then install its databases in the server's
+    keyspace (DEBUG RELOAD). Returns the loader (counts, aux fields). Raises
+    RDBError and leaves the keyspace untouched on any error."""
+    loader = KeyspaceLoader(server.config, int(time.time() * 1000), server.lru_clock,
+                            keep_expired=server.is_replica)
+    decode(buf, loader, verify_checksum=server.config["rdbchecksum"])
+    server.keyspace.install(loader.dbs)
+    return loader
+
+
+def load_at_startup(server):
+    """Load `dbfilename` if it exists, answering clients with -LOADING
+    meanwhile (the server already listens). False when the file exists but
+    cannot be loaded: the server must not start over a partial dataset."""
+    snaps = server.snapshots
+    path = server.config["dbfilename"]
+    try:
+        buf = read_file(path)
+    except FileNotFoundError:
+        return True
+    except OSError as e:
+        logsetup.warning("Fatal error loading the DB: %s. Exiting.", e.strerror or e)
+        return False
+    started = time.time()
+    server.loading = True
+    snaps.loading_started = started
+    snaps.loading_total_bytes = len(buf)
+    snaps.loading_loaded_bytes = 0
+    loader_box = []
+
+    def progress(_keys):
+        if loader_box:
+            snaps.loading_loaded_bytes = loader_box[0].reader.pos
+        server.loop.process_events_while_blocked()
+
+    loader = KeyspaceLoader(server.config, int(started * 1000), server.lru_clock,
+                            keep_expired=server.is_replica, progress=progress)
+    loader_box.append(loader)
+    try:
+        decode(buf, loader, verify_checksum=server.config["rdbchecksum"])
+    except RDBError as e:
+        logsetup.warning("Fatal error loading the DB: %s. Exiting.", e)
+        return False
+    finally:
+        server.loading = False
+    server.keyspace.install(loader.dbs)
+    aux = loader.aux_fields
+    if b"redis-ver" in aux:
+        logsetup.notice("Loading RDB produced by version %s", aux[b"redis-ver"].decode(errors="replace"))
+    if b"ctime" in aux:
+        logsetup.notice("RDB age %d seconds", int(started) - int(aux[b"ctime"] or 0))
+    if b"used-mem" in aux:
+        logsetup.notice("RDB memory usage when created %.2f Mb", int(aux[b"used-mem"] or 0) / 1048576)
+    snaps.last_load_keys_loaded = loader.keys_loaded
+    snaps.last_load_keys_expired = loader.keys_expired
+    logsetup.notice("Done loading RDB, keys loaded: %d, keys expired: %d.", loader.keys_loaded, loader.keys_expired)
+    logsetup.notice("DB loaded from disk: %.3f seconds", time.time() - started)
+    return True

@@ -1,0 +1,376 @@
+"""Snapshots: SAVE in the main process, BGSAVE in a forked child, save
+points, saving on SHUTDOWN, and the persistence fields of INFO.
+
+A BGSAVE child (`_child_main`) writes `temp-<pid>.rdb`, fsyncs it and
+reports through a pipe how many keys it wrote and how many bytes of the
+parent's memory it caused to be copied (cow.py); it never touches a socket
+or the event loop. The parent reaps it from the cron (`_check_child`, never
+leaving a zombie), renames the file into place, fsyncs the directory and
+updates the statistics Redis reports. One child at a time: a BGSAVE asked
+for while one runs is refused, or queued with SCHEDULE.
+"""
+
+import gc
+import os
+import signal
+import time
+
+from engine import logsetup
+from engine.config import VERSION
+
+from . import cow
+from .encoder import ChecksumWriter, write_db, write_header
+from .private_view import private_view
+
+MISCONF = (b"MISCONF Holdfast is configured to save RDB snapshots, but it's currently unable to persist to "
+           b"disk. Commands that may modify the data set are disabled, because this instance is configured "
+           b"to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). "
+           b"Please check the Holdfast logs for details about the RDB error.")
+BGSAVE_RETRY_DELAY = 5  # seconds between save-point attempts after a failure (CONFIG_BGSAVE_RETRY_DELAY)
+_MB = 1024 * 1024
+
+
+def _fsync_dir(path):
+    fd = os.open(os.path.dirname(os.path.abspath(path)) or ".", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Snapshots:
+    def __init__(self, server):
+        self.srv = server
+        self.config = server.config
+        self.child_pid = None
+        self.child_kind = None  # "rdb" (the only kind until the AOF rewrite forks too)
+        self.child_pipe = None
+        self.child_started = 0.0
+        self._dirty_at_start = 0
+        self.bgsave_scheduled = False
+        self.last_bgsave_ok = True
+        self.last_bgsave_try = 0
+        self.last_bgsave_time_sec = -1
+        self.saves = 0
+        self.last_cow_size = 0
+        self.total_forks = 0
+        self.latest_fork_usec = 0
+        self.last_load_keys_loaded = 0
+        self.last_load_keys_expired = 0
+        self.loading_started = 0.0
+        self.loading_total_bytes = 0
+        self.loading_loaded_bytes = 0
+        self.loading_rdb_used_mem = 0
+        server.cron_hooks.append(self.cron)
+        server.shutdown_hooks.append(self.on_shutdown)
+        server.info_providers.setdefault("persistence", []).append(self.info_persistence)
+        server.info_providers.setdefault("stats", []).append(self.info_stats)
+        for name in ("save", "stop-writes-on-bgsave-error"):
+            server.config.on_change(name, lambda _o, _n: self.update_write_block())
+
+    # -- files ------------------------------------------------------------------------
+
+    @property
+    def path(self):
+        return self.config["dbfilename"]  # the server runs inside `dir`
+
+    def aux_fields(self):
+        srv = self.srv
+        return [
+            ("redis-ver", VERSION), ("redis-bits", 64), ("ctime", int(time.time())),
+            ("used-mem", _used_memory()), ("repl-stream-db", 0),
+            ("repl-id", getattr(srv, "replid", None) or srv.run_id),
+            ("repl-offset", getattr(srv, "master_repl_offset", 0)), ("aof-base", 0),
+        ]
+
+    def write_file(self, path, views, on_db_done=None):
+        """Write a whole RDB to `path` from `views` [(dbid, data, expires,
+        custom)], fsynced. Returns the number of keys written."""
+        compress = self.config["rdbcompression"]
+        keys = 0
+        with open(path, "wb", buffering=1 << 20) as f:
+            w = ChecksumWriter(f, self.config["rdbchecksum"])
+            write_header(w, self.aux_fields(), compress)
+            for view in views:
+                dbid, data, expires, custom = view()
+                keys += write_db(w, dbid, data, expires, custom, compress)
+                if on_db_done is not None:
+                    on_db_done()
+            w.finish()
+            f.flush()
+            os.fsync(f.fileno())
+        return keys
+
+    def _live_views(self):
+        """Views that read the live keyspace (SAVE, in the main process)."""
+        return [(lambda db=db: (db.id, db.data, db.expires, None)) for db in self.srv.keyspace.dbs if db.data]
+
+    # -- SAVE -------------------------------------------------------------------------
+
+    def save(self):
+        """SAVE: write the snapshot in the main process. None on success,
+        else the error text (logged)."""
+        if self.child_pid is not None:
+            return "ERR Background save already in progress"
+        tmp = "temp-%d.rdb" % os.getpid()
+        try:
+            self.write_file(tmp, self._live_views())
+            os.replace(tmp, self.path)
+            _fsync_dir(self.path)
+        except OSError as e:
+            logsetup.warning("Failed opening the temp RDB file %s (in server root dir %s) for saving: %s"
+                             % (tmp, os.getcwd(), e.strerror or e))
+            _unlink(tmp)
+            self.last_bgsave_ok = False
+            self.update_write_block()
+            return "ERR"
+        logsetup.notice("DB saved on disk")
+        self._saved()
+        return None
+
+    def _saved(self):
+        srv = self.srv
+        srv.dirty = max(srv.dirty - self._dirty_at_start, 0) if self.child_pid is not None else 0
+        srv.lastsave = int(time.time())
+        self.last_bgsave_ok = True
+        self.saves += 1
+        self.update_write_block()
+
+    # -- BGSAVE -----------------------------------------------------------------------
+
+    def bgsave(self, schedule=False):
+        """BGSAVE [SCHEDULE]: (ok, message)."""
+        if self.child_pid is not None:
+            if self.child_kind == "rdb":
+                return False, "ERR Background save already in progress"
+            if schedule:
+                self.bgsave_scheduled = True
+                return True, "Background saving scheduled"
+            return False, ("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE "
+                           "SCHEDULE in order to schedule a BGSAVE whenever possible.")
+        err = self.start_bgsave()
+        if err is not None:
+            return False, "ERR " + err
+        return True, "Background saving started"
+
+    def start_bgsave(self):
+        """Fork the child. None on success, else the error (logged)."""
+        srv = self.srv
+        self.last_bgsave_try = time.time()
+        r, w = os.pipe()
+        t0 = time.perf_counter()
+        try:
+            pid = os.fork()
+        except OSError as e:
+            os.close(r)
+            os.close(w)
+            self.last_bgsave_ok = False
+            self.update_write_block()
+            logsetup.warning("Can't save in background: fork: %s", e.strerror)
+            return "Can't save in background: fork: %s" % e.strerror
+        if pid == 0:
+            os.close(r)
+            self._child_main(w)  # never returns
+        self.latest_fork_usec = int((time.perf_counter() - t0) * 1e6)
+        self.total_forks += 1
+        os.close(w)
+        self.child_pid = pid
+        self.child_kind = "rdb"
+        self.child_pipe = r
+        self.child_started = time.time()
+        self._dirty_at_start = srv.dirty
+        logsetup.notice("Background saving started by pid %d", pid)
+        return None
+
+    def _child_main(self, report_fd):
+        """The fork child: write the snapshot from private views of the
+        keyspace, report, and leave with os._exit (no atexit, no flushing of
+        the parent's buffers)."""
+        status = 1
+        try:
+            gc.disable()  # a collection would write to every tracked object's header
+            logsetup.set_role("C")
+            self.srv.loop.close_listeners_in_child()
+            ranges = cow.mappings()
+            peak = [0]
+
+            def sample():
+                copied = cow.copied_bytes(ranges) or 0
+                peak[0] = max(peak[0], copied)
+
+            fell_back = []
+
+            def view(db):
+                data, expires, custom, fell = private_view(db)
+                if fell:
+                    fell_back.append(db.id)
+                return db.id, data, expires, custom
+
+            views = [(lambda db=db: view(db)) for db in self.srv.keyspace.dbs if db.data]
+            tmp = "temp-%d.rdb" % os.getpid()
+            keys = self.write_file(tmp, views, on_db_done=sample)
+            if fell_back:
+                logsetup.warning("Snapshot child read databases %s directly: their custom_keys index was "
+                                 "incomplete (more memory copied, data unaffected)", fell_back)
+            sample()
+            current = cow.copied_bytes(ranges) or 0
+            logsetup.notice("DB saved on disk")
+            logsetup.notice("Fork CoW for RDB: current %d MB, peak %d MB", current // _MB, peak[0] // _MB)
+            os.write(report_fd, b"ok %d %d %d\n" % (keys, current, peak[0]))
+            status = 0
+        except BaseException as e:  # noqa: B036 - the child must always reach os._exit
+            try:
+                logsetup.warning("Write error saving DB on disk: %s", e)
+            except BaseException:  # noqa: B036
+                pass
+        finally:
+            os._exit(status)
+
+    def _check_child(self):
+        """Reap a finished child and act on its outcome (checkChildrenDone)."""
+        pid = self.child_pid
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done, status = pid, 1 << 8
+        if done == 0:
+            return
+        try:
+            report = os.read(self.child_pipe, 4096)
+        except OSError:
+            report = b""
+        os.close(self.child_pipe)
+        self.child_pipe = None
+        tmp = "temp-%d.rdb" % pid
+        ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and report.startswith(b"ok ")
+        if ok:
+            try:
+                os.replace(tmp, self.path)
+                _fsync_dir(self.path)
+            except OSError as e:
+                logsetup.warning("Error moving temp DB file %s on the final destination %s: %s",
+                                 tmp, self.path, e.strerror)
+                ok = False
+        if ok:
+            _, _keys, current, _peak = report.split()
+            self.last_cow_size = int(current)
+            logsetup.notice("Background saving terminated with success")
+            self._saved()
+        else:
+            _unlink(tmp)
+            if os.WIFSIGNALED(status):
+                logsetup.warning("Background saving terminated by signal %d", os.WTERMSIG(status))
+            else:
+                logsetup.warning("Background saving error")
+            self.last_bgsave_ok = False
+        self.last_bgsave_time_sec = int(time.time() - self.child_started)
+        self.child_pid = None
+        self.child_kind = None
+        self.update_write_block()
+
+    def kill_child(self):
+        """Stop a running child and remove its temp file (SHUTDOWN, FLUSHALL)."""
+        pid = self.child_pid
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGUSR1)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(self.child_pipe)
+        self.child_pipe = None
+        _unlink("temp-%d.rdb" % pid)
+        self.child_pid = None
+        self.child_kind = None
+
+    # -- cron, save points, shutdown -------------------------------------------------------
+
+    def cron(self):
+        if self.child_pid is not None:
+            self._check_child()
+            return
+        srv = self.srv
+        now = time.time()
+        if self.bgsave_scheduled:
+            self.bgsave_scheduled = False
+            self.start_bgsave()
+            return
+        retry_ok = self.last_bgsave_ok or now - self.last_bgsave_try > BGSAVE_RETRY_DELAY
+        if not retry_ok or not srv.dirty:
+            return
+        for seconds, changes in self.config["save"]:
+            if srv.dirty >= changes and now - srv.lastsave > seconds:
+                logsetup.notice("%d changes in %d seconds. Saving...", changes, seconds)
+                self.start_bgsave()
+                return
+
+    def on_shutdown(self, flags):
+        if self.child_pid is not None:
+            logsetup.warning("There is a child saving an .rdb. Killing it!")
+            self.kill_child()
+        if "nosave" in flags or not (self.config["save"] or "save" in flags):
+            return None
+        logsetup.notice("Saving the final RDB snapshot before exiting.")
+        if self.save() is not None:
+            logsetup.warning("Error trying to save the DB, can't exit.")
+            return "Error trying to save the DB"
+        return None
+
+    def update_write_block(self):
+        """MISCONF while the last save failed, save points are set and
+        stop-writes-on-bgsave-error is on (writeCommandsDeniedByDiskError)."""
+        srv = self.srv
+        blocked = (not self.last_bgsave_ok and self.config["save"] and self.config["stop-writes-on-bgsave-error"]
+                   and not srv.is_replica)
+        if blocked:
+            srv.write_block_reason = MISCONF
+        elif srv.write_block_reason == MISCONF:
+            srv.write_block_reason = None
+
+    # -- INFO -----------------------------------------------------------------------------
+
+    def info_persistence(self, srv):
+        running = self.child_pid is not None and self.child_kind == "rdb"
+        fields = [
+            ("rdb_changes_since_last_save", srv.dirty),
+            ("rdb_bgsave_in_progress", 1 if running else 0),
+            ("rdb_last_save_time", srv.lastsave),
+            ("rdb_last_bgsave_status", "ok" if self.last_bgsave_ok else "err"),
+            ("rdb_last_bgsave_time_sec", self.last_bgsave_time_sec),
+            ("rdb_current_bgsave_time_sec", int(time.time() - self.child_started) if running else -1),
+            ("rdb_saves", self.saves),
+            ("rdb_last_cow_size", self.last_cow_size),
+            ("rdb_last_load_keys_expired", self.last_load_keys_expired),
+            ("rdb_last_load_keys_loaded", self.last_load_keys_loaded),
+        ]
+        if srv.loading:
+            elapsed = time.time() - self.loading_started
+            total, done = self.loading_total_bytes, self.loading_loaded_bytes
+            perc = done * 100.0 / total if total else 0.0
+            eta = int((total - done) / (done / elapsed)) if done and elapsed > 0 else 1
+            fields += [
+                ("loading_start_time", int(self.loading_started)),
+                ("loading_total_bytes", total),
+                ("loading_rdb_used_mem", self.loading_rdb_used_mem),
+                ("loading_loaded_bytes", done),
+                ("loading_loaded_perc", "%.2f" % perc),
+                ("loading_eta_seconds", eta),
+                ("loading_elapsed_seconds", int(elapsed)),
+            ]
+        return fields
+
+    def info_stats(self, srv):
+        return [("latest_fork_usec", self.latest_fork_usec), ("total_forks", self.total_forks)]
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _used_memory():
+    from engine.info import memory_usage  # noqa: PLC0415 - engine.info imports late-bound modules
+    return memory_usage()[1]
