@@ -380,6 +380,9 @@ def decode(buf, sink, verify_checksum=True):
         sink.reader = r  # for progress reports (bytes read so far)
     expire_ms = idle = freq = None
     key_sink = sink.key
+    plain = getattr(sink, "plain_string", None) or (lambda k, v: key_sink(k, "string", v, None, None, None))
+    buf = r.buf
+    end = r.end
     while True:
         op_at = r.pos
         t = r.byte("a record type")
@@ -421,9 +424,36 @@ def decode(buf, sink, verify_checksum=True):
             raise RDBError(op_at, "pre-release function format not supported")
         if t == OP_EOF:
             break
-        if t == TYPE_STRING:  # the common case, inline
-            key = r.string("a key")
-            key_sink(key, "string", r.string("the value of key %r" % key[:64]), expire_ms, idle, freq)
+        if t == TYPE_STRING:  # the common case: short lengths read inline
+            p = r.pos
+            b = buf[p] if p < end else 0xFF
+            if b < 0x40:
+                key = buf[p + 1:p + 1 + b]
+                p += 1 + b
+            else:
+                key = r.string("a key")
+                p = r.pos
+            b = buf[p] if p < end else 0xFF
+            if b < 0x40:
+                value = buf[p + 1:p + 1 + b]
+                p += 1 + b
+            elif b < 0x80 and p + 1 < end:
+                b = ((b & 0x3F) << 8) | buf[p + 1]
+                value = buf[p + 2:p + 2 + b]
+                p += 2 + b
+            else:
+                b = -1
+            if b >= 0:
+                if p > end:
+                    raise RDBError(r.pos, "unexpected end of data reading the value of key %r" % key[:64])
+                r.pos = p
+            else:
+                r.pos = p
+                value = r.string("the value of key %r" % key[:64])
+            if expire_ms is None and idle is None and freq is None:
+                plain(key, value)
+                continue
+            key_sink(key, "string", value, expire_ms, idle, freq)
         else:
             if t not in TYPE_NAMES:
                 raise RDBError(op_at, "unknown RDB record type %d" % t)

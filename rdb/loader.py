@@ -15,9 +15,8 @@ from engine.types.zsets import new_zset
 
 from .decoder import RDBError, decode
 
-# Between batches of keys the loader lets the server answer clients
-# (-LOADING) and report progress, as Redis does every 2 MB.
-PROGRESS_EVERY_KEYS = 65536
+# Every 65536 keys the loader lets the server answer clients (-LOADING) and
+# report progress, as Redis does every 2 MB.
 
 
 def build_value(kind, items, config):
@@ -78,9 +77,33 @@ class KeyspaceLoader:
     def module_aux(self, name):
         logsetup.warning("Skipping aux data of module '%s' in the RDB file", name)
 
+    def plain_string(self, key, value):
+        """A string key with no expiry or access metadata: the bulk of most
+        files, kept short (access times are filled per database at the end)."""
+        data = self.db.data
+        if key in data:
+            raise RDBError(None, "duplicate key %r in database %d" % (key[:64], self.db.id))
+        data[key] = value
+        self._seen += 1
+        if not self._seen & 0xFFFF and self.progress is not None:
+            self.progress(self._seen)
+
+    def finish(self):
+        """Access times for keys that had none in the file, then the counts."""
+        for db in self.dbs:
+            if len(db.atime) != len(db.data):
+                atime = dict.fromkeys(db.data, self.lru_clock)
+                atime.update(db.atime)
+                db.atime = atime
+            if self.lfu and len(db.freq) != len(db.data):
+                freq = dict.fromkeys(db.data, ((self.now_ms // 60000) & 65535) << 8 | LFU_INIT_VAL)
+                freq.update(db.freq)
+                db.freq = freq
+        self.keys_loaded = sum(len(db.data) for db in self.dbs)
+
     def key(self, key, kind, value, expire_ms, idle, freq):
         self._seen += 1
-        if self.progress is not None and not self._seen % PROGRESS_EVERY_KEYS:
+        if self.progress is not None and not self._seen & 0xFFFF:
             self.progress(self._seen)
         v = value if kind == "string" else build_value(kind, value, self.config)
         if v is None:
@@ -100,7 +123,6 @@ class KeyspaceLoader:
         db.atime[key] = self.lru_clock - idle if idle is not None else self.lru_clock
         if self.lfu:
             db.freq[key] = ((self.now_ms // 60000) & 65535) << 8 | (freq if freq is not None else LFU_INIT_VAL)
-        self.keys_loaded += 1
 
 
 def read_file(path):
@@ -115,6 +137,7 @@ def load_into(server, buf):
     loader = KeyspaceLoader(server.config, int(time.time() * 1000), server.lru_clock,
                             keep_expired=server.is_replica)
     decode(buf, loader, verify_checksum=server.config["rdbchecksum"])
+    loader.finish()
     server.keyspace.install(loader.dbs)
     return loader
 
@@ -154,6 +177,7 @@ def load_at_startup(server):
         return False
     finally:
         server.loading = False
+    loader.finish()
     server.keyspace.install(loader.dbs)
     aux = loader.aux_fields
     if b"redis-ver" in aux:
