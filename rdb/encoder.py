@@ -9,6 +9,7 @@ encodings from its own limits, exactly as after a Redis-to-Redis load.
 
 import struct
 from collections import deque
+from itertools import chain
 
 import lzf
 
@@ -31,6 +32,7 @@ from .format import (
 )
 
 _LEN1 = [bytes((n,)) for n in range(64)]
+_len1 = _LEN1.__getitem__
 _pack_double = struct.Struct("<d").pack
 _lzf_compress = lzf.compress
 
@@ -82,6 +84,12 @@ def encode_value(value, compress=True):
     if cls is deque:
         return TYPE_LIST, encode_length(len(value)) + b"".join([encode_string(x, compress) for x in value])
     if isinstance(value, dict):  # dict (listpack-sized) or HashTable
+        if value and max(map(len, value)) < 64 and max(map(len, value.values())) < 64:
+            # Short fields and values, written raw (valid RDB: integer
+            # encoding and LZF are optional) with no Python code per field.
+            vals = value.values()
+            return TYPE_HASH, encode_length(len(value)) + b"".join(chain.from_iterable(zip(
+                map(_len1, map(len, value)), value, map(_len1, map(len, vals)), vals, strict=True)))
         parts = [encode_length(len(value))]
         for f, v in value.items():
             parts.append(encode_string(f, compress))
