@@ -373,7 +373,22 @@ def read_header(buf):
 
 def decode(buf, sink, verify_checksum=True):
     """Decode a whole RDB file held in `buf`, calling `sink` (see the module
-    docstring). Returns the file's version. Raises RDBError."""
+    docstring). Returns the file's version. Raises RDBError; one the sink
+    raises without an offset gets the offset of the record it refused."""
+    r = _Cursor()
+    try:
+        return _decode(buf, sink, verify_checksum, r)
+    except RDBError as e:
+        if e.offset is None:
+            e.offset = r.record_at
+        raise
+
+
+class _Cursor:
+    record_at = 0
+
+
+def _decode(buf, sink, verify_checksum, cursor):
     version = read_header(buf)
     r = Reader(buf, 9, version=version)
     if hasattr(sink, "reader"):
@@ -384,7 +399,7 @@ def decode(buf, sink, verify_checksum=True):
     buf = r.buf
     end = r.end
     while True:
-        op_at = r.pos
+        op_at = cursor.record_at = r.pos
         t = r.byte("a record type")
         if t == OP_EXPIRETIME_MS:
             expire_ms = r.millis()
@@ -427,7 +442,7 @@ def decode(buf, sink, verify_checksum=True):
         if t == TYPE_STRING:  # the common case: short lengths read inline
             p = r.pos
             b = buf[p] if p < end else 0xFF
-            if b < 0x40:
+            if b < 0x40 and p + 1 + b <= end:
                 key = buf[p + 1:p + 1 + b]
                 p += 1 + b
             else:

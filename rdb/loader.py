@@ -142,6 +142,14 @@ def load_into(server, buf):
     return loader
 
 
+def _aux_int(value):
+    """An AUX number, read as leniently as Redis's strtol: 0 when it is not one."""
+    try:
+        return int(value)
+    except ValueError:
+        return 0
+
+
 def load_at_startup(server):
     """Load `dbfilename` if it exists, answering clients with -LOADING
     meanwhile (the server already listens). False when the file exists but
@@ -183,9 +191,9 @@ def load_at_startup(server):
     if b"redis-ver" in aux:
         logsetup.notice("Loading RDB produced by version %s", aux[b"redis-ver"].decode(errors="replace"))
     if b"ctime" in aux:
-        logsetup.notice("RDB age %d seconds", int(started) - int(aux[b"ctime"] or 0))
+        logsetup.notice("RDB age %d seconds", int(started) - _aux_int(aux[b"ctime"]))
     if b"used-mem" in aux:
-        logsetup.notice("RDB memory usage when created %.2f Mb", int(aux[b"used-mem"] or 0) / 1048576)
+        logsetup.notice("RDB memory usage when created %.2f Mb", _aux_int(aux[b"used-mem"]) / 1048576)
     snaps.last_load_keys_loaded = loader.keys_loaded
     snaps.last_load_keys_expired = loader.keys_expired
     logsetup.notice("Done loading RDB, keys loaded: %d, keys expired: %d.", loader.keys_loaded, loader.keys_expired)

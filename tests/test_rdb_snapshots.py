@@ -271,3 +271,19 @@ def test_debug_reload_keeps_data(holdfast_factory):
     before = _content(r)
     assert r.execute_command("DEBUG", "RELOAD") == b"OK"
     assert _content(r) == before
+
+
+def test_debug_reload_noflush_merge(holdfast_factory):
+    srv = holdfast_factory(*DEBUG)
+    r = srv.client()
+    r.set("a", "from-file")
+    r.save()
+    r.set("a", "live")
+    r.set("b", "live-only")
+    with pytest.raises(redis.ResponseError, match="Error trying to load the RDB dump"):
+        r.execute_command("DEBUG", "RELOAD", "NOSAVE", "NOFLUSH")  # 'a' conflicts: nothing changes
+    assert r.get("a") == b"live"
+    assert r.execute_command("DEBUG", "RELOAD", "NOSAVE", "NOFLUSH", "MERGE") == b"OK"
+    assert (r.get("a"), r.get("b")) == (b"from-file", b"live-only")
+    assert r.execute_command("DEBUG", "RELOAD", "NOSAVE") == b"OK"
+    assert (r.get("a"), r.get("b")) == (b"from-file", None)

@@ -438,34 +438,48 @@ def _protocol(c, argv):
 
 
 def _reload(c, argv):
-    """DEBUG RELOAD [NOSAVE]: save the dataset, then load it back in place
-    (a load that fails leaves the data as it was)."""
-    from rdb import RDBError, load_into  # noqa: PLC0415 - rdb builds on the engine
-    from rdb.loader import read_file  # noqa: PLC0415
+    """DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save the dataset, then load it
+    back. A load that fails, or (NOFLUSH without MERGE) meets a key that
+    already exists, leaves the data as it was: Redis would exit instead."""
+    from rdb import RDBError  # noqa: PLC0415 - rdb builds on the engine
+    from rdb.decoder import decode  # noqa: PLC0415
+    from rdb.loader import KeyspaceLoader, read_file  # noqa: PLC0415
 
     opts = {a.lower() for a in argv[2:]}
-    if opts - {b"nosave"}:
-        return resp.error(b"ERR DEBUG RELOAD only supports NOSAVE in Holdfast (not MERGE or NOFLUSH)")
+    if opts - {b"merge", b"noflush", b"nosave"}:
+        return resp.error(b"ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
     srv = c.server
     if b"nosave" not in opts:
         err = srv.snapshots.save()
         if err is not None:
             return resp.error(b"ERR Error trying to save the RDB dump, check server logs.")
     try:
-        load_into(srv, read_file(srv.config["dbfilename"]))
+        loader = KeyspaceLoader(srv.config, srv.now_ms, srv.lru_clock, keep_expired=srv.is_replica)
+        decode(read_file(srv.config["dbfilename"]), loader, verify_checksum=srv.config["rdbchecksum"])
+        loader.finish()
     except (OSError, RDBError) as e:
         logsetup.warning("DEBUG RELOAD: %s", e)
         return resp.error(b"ERR Error trying to load the RDB dump, check server logs.")
+    ks = srv.keyspace
+    if b"noflush" not in opts:
+        ks.install(loader.dbs)
+    else:
+        merge = b"merge" in opts
+        for live, loaded in zip(ks.dbs, loader.dbs, strict=True):
+            if not merge and any(k in live.data for k in loaded.data):
+                logsetup.warning("DEBUG RELOAD NOFLUSH: the RDB has keys that already exist in DB %d", live.id)
+                return resp.error(b"ERR Error trying to load the RDB dump, check server logs.")
+        for live, loaded in zip(ks.dbs, loader.dbs, strict=True):
+            for key, value in loaded.data.items():
+                ks.set(live, key, value)
+                when = loaded.expires.get(key)
+                if when is not None:
+                    ks.set_expire(live, key, when)
     logsetup.notice("DB reloaded by DEBUG RELOAD")
     return resp.OK
 
 
 register("help", _help, 2, 2)
-register("reload", _reload, 2, 5, [
-    "RELOAD [NOSAVE]",
-    "    Save the RDB on disk and reload it back to memory. With NOSAVE the file",
-    "    on disk is loaded as it is.",
-])
 register("digest", _digest, 2, 2, [
     "DIGEST",
     "    Output a hex signature representing the current DB content.",
@@ -499,6 +513,21 @@ register("protocol", _protocol, 3, 3, [
     "    Reply with a test value of the specified type. <type> can be: string,",
     "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
     "    true, false.",
+])
+register("reload", _reload, 2, 5, [
+    "RELOAD [option ...]",
+    "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+    "    * MERGE: conflicting keys will be loaded from RDB.",
+    "    * NOFLUSH: the existing database will not be removed before load, but",
+    "      conflicting keys will generate an exception and kill the server.",
+    "    * NOSAVE: the database will be loaded from an existing RDB file.",
+    "    Examples:",
+    "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+    "      the database.",
+    "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+    "      existing RDB file.",
+    "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+    "      file to the database.",
 ])
 register("propagated", _propagated, 3, 3, [
     "PROPAGATED (START|GET|STOP)",
