@@ -7,7 +7,7 @@ Public face:
     dump_payload(value)           a value -> DUMP payload (encoder.py)
     build_value(kind, items, cfg) decoded items -> a Holdfast value (loader.py)
     Snapshots                     SAVE/BGSAVE/save points/INFO (snapshot.py)
-    load_at_startup, load_into    loading into the keyspace (loader.py)
+    load_at_startup, load_buffer  loading a file (loader.py)
 
 Inside: format.py (numbers, CRC64, lengths), compact.py (ziplist,
 listpack, intset, zipmap), private_view.py and cow.py (what a fork child
@@ -16,8 +16,8 @@ reads and what it costs), checktool.py (holdfast-check-rdb).
 
 from .decoder import RDBError, decode, decode_payload
 from .encoder import dump_payload
-from .loader import build_value, load_at_startup, load_into
+from .loader import build_value, load_at_startup, load_buffer
 from .snapshot import Snapshots
 
 __all__ = ["RDBError", "Snapshots", "build_value", "decode", "decode_payload", "dump_payload", "load_at_startup",
-           "load_into"]
+           "load_buffer"]

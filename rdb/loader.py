@@ -120,7 +120,8 @@ class KeyspaceLoader:
             db.stored(key, v)
         if expire_ms is not None:
             db.expires[key] = expire_ms
-        db.atime[key] = self.lru_clock - idle if idle is not None else self.lru_clock
+        if idle is not None:
+            db.atime[key] = self.lru_clock - idle  # the others get lru_clock in finish()
         if self.lfu:
             db.freq[key] = ((self.now_ms // 60000) & 65535) << 8 | (freq if freq is not None else LFU_INIT_VAL)
 
@@ -130,15 +131,17 @@ def read_file(path):
         return f.read()
 
 
-def load_into(server, buf):
-    """Decode `buf` completely, then install its databases in the server's
-    keyspace (DEBUG RELOAD). Returns the loader (counts, aux fields). Raises
-    RDBError and leaves the keyspace untouched on any error."""
+def load_buffer(server, buf, progress=None):
+    """Decode the RDB file in `buf` into fresh databases and return the
+    finished loader (its `dbs`, counts and aux fields); the caller installs
+    them (load_at_startup, DEBUG RELOAD). `progress(loader)` runs every
+    65536 keys. Raises RDBError; the keyspace is never touched here."""
     loader = KeyspaceLoader(server.config, int(time.time() * 1000), server.lru_clock,
                             keep_expired=server.is_replica)
+    if progress is not None:
+        loader.progress = lambda _keys: progress(loader)
     decode(buf, loader, verify_checksum=server.config["rdbchecksum"])
     loader.finish()
-    server.keyspace.install(loader.dbs)
     return loader
 
 
@@ -168,24 +171,18 @@ def load_at_startup(server):
     snaps.loading_started = started
     snaps.loading_total_bytes = len(buf)
     snaps.loading_loaded_bytes = 0
-    loader_box = []
 
-    def progress(_keys):
-        if loader_box:
-            snaps.loading_loaded_bytes = loader_box[0].reader.pos
+    def progress(loader):
+        snaps.loading_loaded_bytes = loader.reader.pos
         server.loop.process_events_while_blocked()
 
-    loader = KeyspaceLoader(server.config, int(started * 1000), server.lru_clock,
-                            keep_expired=server.is_replica, progress=progress)
-    loader_box.append(loader)
     try:
-        decode(buf, loader, verify_checksum=server.config["rdbchecksum"])
+        loader = load_buffer(server, buf, progress)
     except RDBError as e:
         logsetup.warning("Fatal error loading the DB: %s. Exiting.", e)
         return False
     finally:
         server.loading = False
-    loader.finish()
     server.keyspace.install(loader.dbs)
     aux = loader.aux_fields
     if b"redis-ver" in aux:

@@ -29,10 +29,10 @@ MARSHAL_VERSION = 2  # >= 3 records shared objects, writing their reference coun
 
 
 def private_view(db):
-    """(data, expires, custom) for one Database, read in a fork child:
-    `data` maps keys to values (None for the keys in `custom`), `custom`
-    maps those keys to the shared values. `fell_back` reports whether the
-    index was incomplete."""
+    """(data, expires, custom, fell_back) for one Database, read in a fork
+    child: `data` maps keys to values (None for the keys in `custom`),
+    `custom` maps those keys to the shared values, `fell_back` says the
+    index was incomplete and `data` is the shared dict itself."""
     custom = {}
     data = db.data
     for key in db.custom_keys:

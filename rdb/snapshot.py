@@ -84,15 +84,15 @@ class Snapshots:
         ]
 
     def write_file(self, path, views, on_db_done=None):
-        """Write a whole RDB to `path` from `views` [(dbid, data, expires,
-        custom)], fsynced. Returns the number of keys written."""
+        """Write a whole RDB to `path` from `views`, an iterable of (dbid,
+        data, expires, custom) made one database at a time, fsynced. Returns
+        the number of keys written."""
         compress = self.config["rdbcompression"]
         keys = 0
         with open(path, "wb", buffering=1 << 20) as f:
             w = ChecksumWriter(f, self.config["rdbchecksum"])
             write_header(w, self.aux_fields(), compress)
-            for view in views:
-                dbid, data, expires, custom = view()
+            for dbid, data, expires, custom in views:
                 keys += write_db(w, dbid, data, expires, custom, compress)
                 if on_db_done is not None:
                     on_db_done()
@@ -102,8 +102,8 @@ class Snapshots:
         return keys
 
     def _live_views(self):
-        """Views that read the live keyspace (SAVE, in the main process)."""
-        return [(lambda db=db: (db.id, db.data, db.expires, None)) for db in self.srv.keyspace.dbs if db.data]
+        """The live keyspace as write_file reads it (SAVE, in the main process)."""
+        return ((db.id, db.data, db.expires, None) for db in self.srv.keyspace.dbs if db.data)
 
     # -- SAVE -------------------------------------------------------------------------
 
@@ -125,12 +125,14 @@ class Snapshots:
             self.update_write_block()
             return "ERR"
         logsetup.notice("DB saved on disk")
-        self._saved()
+        self._saved(self.srv.dirty)
         return None
 
-    def _saved(self):
+    def _saved(self, dirty_saved):
+        """A snapshot holding the first `dirty_saved` changes is on disk
+        (a BGSAVE's child missed what came after its fork)."""
         srv = self.srv
-        srv.dirty = max(srv.dirty - self._dirty_at_start, 0) if self.child_pid is not None else 0
+        srv.dirty = max(srv.dirty - dirty_saved, 0)
         srv.lastsave = int(time.time())
         self.last_bgsave_ok = True
         self.saves += 1
@@ -200,15 +202,16 @@ class Snapshots:
 
             fell_back = []
 
-            def view(db):
-                data, expires, custom, fell = private_view(db)
-                if fell:
-                    fell_back.append(db.id)
-                return db.id, data, expires, custom
+            def views():  # one database's private copy at a time
+                for db in self.srv.keyspace.dbs:
+                    if db.data:
+                        data, expires, custom, fell = private_view(db)
+                        if fell:
+                            fell_back.append(db.id)
+                        yield db.id, data, expires, custom
 
-            views = [(lambda db=db: view(db)) for db in self.srv.keyspace.dbs if db.data]
             tmp = "temp-%d.rdb" % os.getpid()
-            keys = self.write_file(tmp, views, on_db_done=sample)
+            keys = self.write_file(tmp, views(), on_db_done=sample)
             if fell_back:
                 logsetup.warning("Snapshot child read databases %s directly: their custom_keys index was "
                                  "incomplete (more memory copied, data unaffected)", fell_back)
@@ -255,7 +258,7 @@ class Snapshots:
             _, _keys, current, _peak = report.split()
             self.last_cow_size = int(current)
             logsetup.notice("Background saving terminated with success")
-            self._saved()
+            self._saved(self._dirty_at_start)
         else:
             _unlink(tmp)
             if os.WIFSIGNALED(status):

@@ -441,9 +441,8 @@ def _reload(c, argv):
     """DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save the dataset, then load it
     back. A load that fails, or (NOFLUSH without MERGE) meets a key that
     already exists, leaves the data as it was: Redis would exit instead."""
-    from rdb import RDBError  # noqa: PLC0415 - rdb builds on the engine
-    from rdb.decoder import decode  # noqa: PLC0415
-    from rdb.loader import KeyspaceLoader, read_file  # noqa: PLC0415
+    from rdb import RDBError, load_buffer  # noqa: PLC0415 - rdb builds on the engine
+    from rdb.loader import read_file  # noqa: PLC0415
 
     opts = {a.lower() for a in argv[2:]}
     if opts - {b"merge", b"noflush", b"nosave"}:
@@ -454,9 +453,7 @@ def _reload(c, argv):
         if err is not None:
             return resp.error(b"ERR Error trying to save the RDB dump, check server logs.")
     try:
-        loader = KeyspaceLoader(srv.config, srv.now_ms, srv.lru_clock, keep_expired=srv.is_replica)
-        decode(read_file(srv.config["dbfilename"]), loader, verify_checksum=srv.config["rdbchecksum"])
-        loader.finish()
+        loader = load_buffer(srv, read_file(srv.config["dbfilename"]))
     except (OSError, RDBError) as e:
         logsetup.warning("DEBUG RELOAD: %s", e)
         return resp.error(b"ERR Error trying to load the RDB dump, check server logs.")
