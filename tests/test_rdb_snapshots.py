@@ -173,22 +173,25 @@ def test_failed_save_refuses_writes_until_a_save_succeeds(holdfast_factory):
     assert r.set("k3", "v")
 
 
+def _shutdown_and_restart(srv, **flags):
+    """SHUTDOWN with redis-py's flags (save=, nosave=), then start again;
+    returns a client of the new process."""
+    srv.client().shutdown(**flags)  # redis-py takes the closed connection as success
+    srv.proc.wait(10)
+    srv.start()
+    return srv.client()
+
+
 def test_shutdown_saves_when_save_points_exist(holdfast_factory):
     srv = holdfast_factory("--save", "3600 1")
     r = srv.client()
     r.set("k", "v")
-    r.shutdown()  # redis-py takes the closed connection as success
-    srv.proc.wait(10)
+    r = _shutdown_and_restart(srv)
     assert "Saving the final RDB snapshot before exiting." in srv.log()
-    srv.start()
-    assert srv.client().get("k") == b"v"
+    assert r.get("k") == b"v"
     # NOSAVE: the write after the last save is gone
-    r = srv.client()
     r.set("k", "changed")
-    r.shutdown(nosave=True)
-    srv.proc.wait(10)
-    srv.start()
-    assert srv.client().get("k") == b"v"
+    assert _shutdown_and_restart(srv, nosave=True).get("k") == b"v"
 
 
 def test_sigterm_saves_and_save_flag_without_save_points(holdfast_factory):
@@ -199,12 +202,8 @@ def test_sigterm_saves_and_save_flag_without_save_points(holdfast_factory):
     assert srv.client().get("k") == b"term"
     srv.stop()
     other = holdfast_factory()  # save "" (no save points): SHUTDOWN SAVE still saves
-    r = other.client()
-    r.set("x", "y")
-    r.shutdown(save=True)
-    other.proc.wait(10)
-    other.start()
-    assert other.client().get("x") == b"y"
+    other.client().set("x", "y")
+    assert _shutdown_and_restart(other, save=True).get("x") == b"y"
 
 
 def test_loading_answers_loading_error(holdfast_factory):
