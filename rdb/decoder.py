@@ -181,6 +181,29 @@ class Reader:
             return out
         raise RDBError(start, "unknown string encoding %d (%s)" % (n, what))
 
+    def short_strings(self, n):
+        """`n` strings when every one has a 6-bit length (under 64 bytes,
+        neither integer-encoded nor compressed: the bulk of collection
+        elements), read with no call per string; None, cursor unchanged,
+        when one does not. Raises RDBError when the data ends early."""
+        buf = self.buf
+        p = self.pos
+        out = []
+        append = out.append
+        try:
+            for _ in range(n):
+                b = buf[p]
+                if b > 63:
+                    return None
+                p += 1 + b
+                append(buf[p - b:p])
+        except IndexError:
+            p = len(buf) + 1
+        if p > self.end:
+            raise RDBError(self.pos, "unexpected end of data reading %d strings" % n)
+        self.pos = p
+        return out
+
     def double_text(self, what):
         """A score of the old ZSET type: a length byte (253 nan, 254 +inf,
         255 -inf) and that many ASCII characters."""
@@ -245,8 +268,10 @@ def _scores(pairs, start, what):
 
 
 def _no_duplicates(kind, values, start, key):
-    names = values if kind in ("set", "list") else [f for f, _ in values]
-    if kind != "list" and len(set(names)) != len(names):
+    if kind == "list":
+        return
+    distinct = len(set(values)) if kind == "set" else len(dict(values))
+    if distinct != len(values):
         raise RDBError(start, "duplicate %s detected in key %r" % (
             {"set": "set members", "zset": "zset members", "hash": "hash fields"}[kind], key[:64]))
 
@@ -259,7 +284,9 @@ def read_value(r, rdbtype, key=b"?"):
         return "string", r.string(what)
     if rdbtype in (TYPE_LIST, TYPE_SET):
         n = r.length(what)
-        items = [r.string(what) for _ in _counted(r, n, what)]
+        items = r.short_strings(n) if n <= r.end - r.pos else None
+        if items is None:
+            items = [r.string(what) for _ in _counted(r, n, what)]
         kind = "list" if rdbtype == TYPE_LIST else "set"
     elif rdbtype in (TYPE_ZSET, TYPE_ZSET_2):
         n = r.length(what)
@@ -271,10 +298,14 @@ def read_value(r, rdbtype, key=b"?"):
         kind = "zset"
     elif rdbtype == TYPE_HASH:
         n = r.length(what)
-        items = []
-        for _ in _counted(r, n, what):
-            f = r.string(what)
-            items.append((f, r.string(what)))
+        flat = r.short_strings(2 * n) if 2 * n <= r.end - r.pos else None
+        if flat is not None:
+            items = list(zip(flat[::2], flat[1::2], strict=True))
+        else:
+            items = []
+            for _ in _counted(r, n, what):
+                f = r.string(what)
+                items.append((f, r.string(what)))
         kind = "hash"
     elif rdbtype == TYPE_HASH_ZIPMAP:
         kind, items = "hash", _compact(r, compact.zipmap_pairs, what + " (zipmap)")

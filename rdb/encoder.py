@@ -32,7 +32,6 @@ from .format import (
 )
 
 _LEN1 = [bytes((n,)) for n in range(64)]
-_len1 = _LEN1.__getitem__
 _pack_double = struct.Struct("<d").pack
 _lzf_compress = lzf.compress
 
@@ -76,27 +75,52 @@ def encode_string(s, compress=True):
     return encode_length(n) + s
 
 
+# Collections whose elements are all under 64 bytes (nearly all of them)
+# are written raw, with no call per element: integer encoding and LZF are
+# a writer's option, not a reader's need. These return None as soon as an
+# element is longer; the caller then encodes each element.
+
+def _short_strings(items):
+    parts = []
+    append = parts.append
+    try:
+        for x in items:
+            append(_LEN1[len(x)])
+            append(x)
+    except IndexError:
+        return None
+    return b"".join(parts)
+
+
+def _short_pairs(d):
+    parts = []
+    append = parts.append
+    try:
+        for f, v in d.items():
+            append(_LEN1[len(f)])
+            append(f)
+            append(_LEN1[len(v)])
+            append(v)
+    except IndexError:
+        return None
+    return b"".join(parts)
+
+
 def encode_value(value, compress=True):
     """(type byte, payload) of a Holdfast value in its plain RDB encoding."""
     cls = value.__class__
     if cls is bytes:
         return TYPE_STRING, encode_string(value, compress)
-    if cls is deque:
-        return TYPE_LIST, encode_length(len(value)) + b"".join([encode_string(x, compress) for x in value])
+    if cls is deque or isinstance(value, set):  # a list; a set (intset-sized) or SetTable
+        body = _short_strings(value)
+        if body is None:
+            body = b"".join([encode_string(x, compress) for x in value])
+        return (TYPE_LIST if cls is deque else TYPE_SET), encode_length(len(value)) + body
     if isinstance(value, dict):  # dict (listpack-sized) or HashTable
-        if value and max(map(len, value)) < 64 and max(map(len, value.values())) < 64:
-            # Short fields and values, written raw (valid RDB: integer
-            # encoding and LZF are optional) with no Python code per field.
-            vals = value.values()
-            return TYPE_HASH, encode_length(len(value)) + b"".join(chain.from_iterable(zip(
-                map(_len1, map(len, value)), value, map(_len1, map(len, vals)), vals, strict=True)))
-        parts = [encode_length(len(value))]
-        for f, v in value.items():
-            parts.append(encode_string(f, compress))
-            parts.append(encode_string(v, compress))
-        return TYPE_HASH, b"".join(parts)
-    if isinstance(value, set):  # set (intset-sized) or SetTable
-        return TYPE_SET, encode_length(len(value)) + b"".join([encode_string(x, compress) for x in value])
+        body = _short_pairs(value)
+        if body is None:
+            body = b"".join([encode_string(x, compress) for x in chain.from_iterable(value.items())])
+        return TYPE_HASH, encode_length(len(value)) + body
     if cls is ZSet:
         # Highest score first, as Redis writes a skiplist: its loader then
         # inserts each member at the head.

@@ -59,11 +59,7 @@ def is_hash(v):
 def too_long(config, items):
     """True if any of `items` (fields/values) is longer than a listpack
     entry may be (hashTypeTryConversion)."""
-    limit = config["hash-max-listpack-value"]
-    for it in items:
-        if len(it) > limit:
-            return True
-    return False
+    return max(map(len, items), default=0) > config["hash-max-listpack-value"]
 
 
 def promoted(db, key, h, config, force=False):
