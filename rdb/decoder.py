@@ -276,9 +276,13 @@ def _no_duplicates(kind, values, start, key):
             {"set": "set members", "zset": "zset members", "hash": "hash fields"}[kind], key[:64]))
 
 
-def read_value(r, rdbtype, key=b"?"):
-    """(kind, value) of one value of type `rdbtype` at the reader's cursor."""
+def read_value(r, rdbtype, key=b"?", record_at=None):
+    """(kind, value) of one value of type `rdbtype` at the reader's cursor.
+    A type Holdfast does not support is refused at `record_at` (where its
+    record starts), so the message points at the whole record."""
     start = r.pos
+    if record_at is None:
+        record_at = start
     what = "the value of key %r" % key[:64]
     if rdbtype == TYPE_STRING:
         return "string", r.string(what)
@@ -344,10 +348,10 @@ def read_value(r, rdbtype, key=b"?"):
         kind = "list"
     elif rdbtype in (TYPE_MODULE_2, TYPE_MODULE_PRE_GA):
         module_id = r.length(what)
-        raise RDBError(start, "key %r holds a value of module type '%s', which Holdfast does not support"
+        raise RDBError(record_at, "key %r holds a value of module type '%s', which Holdfast does not support"
                        % (key[:64], module_type_name(module_id)))
     elif TYPE_NAMES.get(rdbtype) == "stream":
-        raise RDBError(start, "key %r holds a stream, which Holdfast does not support" % (key[:64],))
+        raise RDBError(record_at, "key %r holds a stream, which Holdfast does not support" % (key[:64],))
     else:
         raise RDBError(start - 1, "unknown RDB value type %d (key %r)" % (rdbtype, key[:64]))
     _no_duplicates(kind, items, start, key)
@@ -504,7 +508,7 @@ def _decode(buf, sink, verify_checksum, cursor):
             if t not in TYPE_NAMES:
                 raise RDBError(op_at, "unknown RDB record type %d" % t)
             key = r.string("a key")
-            kind, value = read_value(r, t, key)
+            kind, value = read_value(r, t, key, op_at)
             key_sink(key, kind, value, expire_ms, idle, freq)
         if expire_ms is not None or idle is not None or freq is not None:
             expire_ms = idle = freq = None
@@ -531,7 +535,7 @@ def decode_payload(payload):
     t = r.byte("a type byte")
     if t not in TYPE_NAMES:
         raise RDBError(0, "Bad data format")
-    kind, value = read_value(r, t)
+    kind, value = read_value(r, t, record_at=0)
     if r.pos != r.end:
         raise RDBError(r.pos, "Bad data format")
     return kind, value

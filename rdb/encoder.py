@@ -7,6 +7,7 @@ every Redis since 2.x reads; a loading server picks its own compact
 encodings from its own limits, exactly as after a Redis-to-Redis load.
 """
 
+import os
 import struct
 from collections import deque
 from itertools import chain
@@ -143,19 +144,28 @@ def aux_field(name, value, compress=True):
 
 
 class ChecksumWriter:
-    """Writes to a binary file object while keeping the running CRC64."""
+    """Writes to a binary file object while keeping the running CRC64.
+    With `autosync` (bytes), the file is fsynced each time that much more
+    has been written (rdb-save-incremental-fsync), so the kernel never holds
+    a whole snapshot of dirty pages to flush at once."""
 
-    def __init__(self, f, checksum=True):
+    def __init__(self, f, checksum=True, autosync=0):
         self.f = f
         self.checksum = checksum
         self.crc = 0
         self.written = 0
+        self.autosync = autosync
+        self.synced = 0
 
     def write(self, data):
         if self.checksum:
             self.crc = crc64(data, self.crc)
         self.f.write(data)
         self.written += len(data)
+        if self.autosync and self.written - self.synced >= self.autosync:
+            self.f.flush()
+            os.fsync(self.f.fileno())
+            self.synced = self.written
 
     def finish(self):
         """The EOF opcode and the checksum trailer (zero when disabled)."""

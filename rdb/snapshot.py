@@ -26,6 +26,8 @@ MISCONF = (b"MISCONF Holdfast is configured to save RDB snapshots, but it's curr
            b"disk. Commands that may modify the data set are disabled, because this instance is configured "
            b"to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). "
            b"Please check the Holdfast logs for details about the RDB error.")
+AUTOSYNC_BYTES = 4 * 1024 * 1024  # fsync this often while saving (REDIS_AUTOSYNC_BYTES)
+CHILD_INFO_INTERVAL = 1.0  # seconds between a child's progress reports
 BGSAVE_RETRY_DELAY = 5  # seconds between save-point attempts after a failure (CONFIG_BGSAVE_RETRY_DELAY)
 _MB = 1024 * 1024
 
@@ -45,6 +47,10 @@ class Snapshots:
         self.child_pid = None
         self.child_kind = None  # "rdb" (the only kind until the AOF rewrite forks too)
         self.child_pipe = None
+        self.child_report = b""  # what the child wrote on its pipe, not yet parsed
+        self.child_keys_total = self.child_keys_done = 0
+        self.child_cow = self.child_cow_peak = 0
+        self.child_cow_at = 0.0
         self.child_started = 0.0
         self._dirty_at_start = 0
         self.bgsave_scheduled = False
@@ -83,19 +89,23 @@ class Snapshots:
             ("repl-offset", getattr(srv, "master_repl_offset", 0)), ("aof-base", 0),
         ]
 
-    def write_file(self, path, views, on_db_done=None):
+    def write_file(self, path, views, progress=None):
         """Write a whole RDB to `path` from `views`, an iterable of (dbid,
-        data, expires, custom) made one database at a time, fsynced. Returns
-        the number of keys written."""
+        data, expires, custom) made one database at a time, fsynced.
+        `progress(keys written so far)` runs every few thousand keys and
+        after each database. Returns the number of keys written."""
         compress = self.config["rdbcompression"]
         keys = 0
+        autosync = AUTOSYNC_BYTES if self.config["rdb-save-incremental-fsync"] else 0
         with open(path, "wb", buffering=1 << 20) as f:
-            w = ChecksumWriter(f, self.config["rdbchecksum"])
+            w = ChecksumWriter(f, self.config["rdbchecksum"], autosync)
             write_header(w, self.aux_fields(), compress)
             for dbid, data, expires, custom in views:
-                keys += write_db(w, dbid, data, expires, custom, compress)
-                if on_db_done is not None:
-                    on_db_done()
+                done = keys
+                db_progress = None if progress is None else (lambda n, done=done: progress(done + n))
+                keys += write_db(w, dbid, data, expires, custom, compress, db_progress)
+                if progress is not None:
+                    progress(keys)
             w.finish()
             f.flush()
             os.fsync(f.fileno())
@@ -176,9 +186,14 @@ class Snapshots:
         self.latest_fork_usec = int((time.perf_counter() - t0) * 1e6)
         self.total_forks += 1
         os.close(w)
+        os.set_blocking(r, False)
         self.child_pid = pid
         self.child_kind = "rdb"
         self.child_pipe = r
+        self.child_report = b""
+        self.child_keys_total = sum(len(db.data) for db in srv.keyspace.dbs)
+        self.child_keys_done = self.child_cow = self.child_cow_peak = 0
+        self.child_cow_at = 0.0
         self.child_started = time.time()
         self._dirty_at_start = srv.dirty
         logsetup.notice("Background saving started by pid %d", pid)
@@ -193,12 +208,7 @@ class Snapshots:
             gc.disable()  # a collection would write to every tracked object's header
             logsetup.set_role("C")
             self.srv.loop.close_listeners_in_child()
-            ranges = cow.mappings()
-            peak = [0]
-
-            def sample():
-                copied = cow.copied_bytes(ranges) or 0
-                peak[0] = max(peak[0], copied)
+            reporter = _ChildReporter(report_fd, cow.mappings())
 
             fell_back = []
 
@@ -211,15 +221,14 @@ class Snapshots:
                         yield db.id, data, expires, custom
 
             tmp = "temp-%d.rdb" % os.getpid()
-            keys = self.write_file(tmp, views(), on_db_done=sample)
+            keys = self.write_file(tmp, views(), progress=reporter.progress)
             if fell_back:
                 logsetup.warning("Snapshot child read databases %s directly: their custom_keys index was "
                                  "incomplete (more memory copied, data unaffected)", fell_back)
-            sample()
-            current = cow.copied_bytes(ranges) or 0
+            current = reporter.sample()
             logsetup.notice("DB saved on disk")
-            logsetup.notice("Fork CoW for RDB: current %d MB, peak %d MB", current // _MB, peak[0] // _MB)
-            os.write(report_fd, b"ok %d %d %d\n" % (keys, current, peak[0]))
+            logsetup.notice("Fork CoW for RDB: current %d MB, peak %d MB", current // _MB, reporter.peak // _MB)
+            os.write(report_fd, b"ok %d %d %d\n" % (keys, current, reporter.peak))
             status = 0
         except BaseException as e:  # noqa: B036 - the child must always reach os._exit
             try:
@@ -236,12 +245,10 @@ class Snapshots:
             done, status = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
             done, status = pid, 1 << 8
+        self._read_child_pipe()
         if done == 0:
             return
-        try:
-            report = os.read(self.child_pipe, 4096)
-        except OSError:
-            report = b""
+        report = self.child_report.rsplit(b"\n", 2)[-2] if self.child_report.endswith(b"\n") else b""
         os.close(self.child_pipe)
         self.child_pipe = None
         tmp = "temp-%d.rdb" % pid
@@ -270,6 +277,28 @@ class Snapshots:
         self.child_pid = None
         self.child_kind = None
         self.update_write_block()
+
+    def _read_child_pipe(self):
+        """Take what the child wrote: progress lines while it runs, then its
+        final report (the child's pipe never fills: a line a second)."""
+        while True:
+            try:
+                data = os.read(self.child_pipe, 65536)
+            except BlockingIOError:
+                break
+            except OSError:
+                break
+            if not data:
+                break
+            self.child_report += data
+        lines = self.child_report.split(b"\n")
+        self.child_report = b"\n".join(lines[-2:])  # the last full line and any partial one
+        for line in reversed(lines[:-1]):
+            if line.startswith(b"progress "):
+                _, keys, cow_now, peak = line.split()
+                self.child_keys_done, self.child_cow, self.child_cow_peak = int(keys), int(cow_now), int(peak)
+                self.child_cow_at = time.time()
+                break
 
     def kill_child(self):
         """Stop a running child and remove its temp file (SHUTDOWN, FLUSHALL)."""
@@ -335,7 +364,18 @@ class Snapshots:
 
     def info_persistence(self, srv):
         running = self.child_pid is not None and self.child_kind == "rdb"
-        fields = [
+        fields = []
+        if running:
+            total = self.child_keys_total
+            fields += [
+                ("current_cow_peak", self.child_cow_peak),
+                ("current_cow_size", self.child_cow),
+                ("current_cow_size_age", int(time.time() - self.child_cow_at) if self.child_cow_at else 0),
+                ("current_fork_perc", "%.2f" % (self.child_keys_done * 100.0 / total if total else 0.0)),
+                ("current_save_keys_processed", self.child_keys_done),
+                ("current_save_keys_total", total),
+            ]
+        fields += [
             ("rdb_changes_since_last_save", srv.dirty),
             ("rdb_bgsave_in_progress", 1 if running else 0),
             ("rdb_last_save_time", srv.lastsave),
@@ -365,6 +405,29 @@ class Snapshots:
 
     def info_stats(self, srv):
         return [("latest_fork_usec", self.latest_fork_usec), ("total_forks", self.total_forks)]
+
+
+class _ChildReporter:
+    """In the fork child: samples copy-on-write and writes a progress line
+    to the parent about once a second (Redis's sendChildInfo)."""
+
+    def __init__(self, fd, ranges):
+        self.fd = fd
+        self.ranges = ranges
+        self.peak = 0
+        self.last = time.monotonic()
+
+    def sample(self):
+        copied = cow.copied_bytes(self.ranges) or 0
+        self.peak = max(self.peak, copied)
+        return copied
+
+    def progress(self, keys):
+        now = time.monotonic()
+        if now - self.last >= CHILD_INFO_INTERVAL:
+            self.last = now
+            copied = self.sample()
+            os.write(self.fd, b"progress %d %d %d\n" % (keys, copied, self.peak))
 
 
 def _unlink(path):

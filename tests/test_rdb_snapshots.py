@@ -105,6 +105,11 @@ def test_bgsave_refused_while_running_and_schedule(holdfast_factory):
     r = srv.client()
     r.execute_command("DEBUG", "POPULATE", 400000, "key", 100)
     assert r.bgsave() is True
+    info = _persistence(r)
+    if info["rdb_bgsave_in_progress"]:  # the fields Redis shows while a child runs
+        assert info["current_save_keys_total"] == 400000
+        assert 0 <= info["current_save_keys_processed"] <= 400000
+        assert "current_cow_size" in info and "current_fork_perc" in info
     with pytest.raises(redis.ResponseError, match="^Background save already in progress$"):
         r.bgsave()
     with pytest.raises(redis.ResponseError, match="^Background save already in progress$"):
