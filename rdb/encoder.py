@@ -179,11 +179,13 @@ def write_header(w, aux, compress=True):
     w.write(b"".join(aux_field(name, value, compress) for name, value in aux))
 
 
-def write_db(w, dbid, data, expires, custom=None, compress=True, progress=None):
+def write_db(w, dbid, data, expires, custom=None, compress=True, progress=None, access=None):
     """One database's SELECTDB, RESIZEDB and records. `data` maps key ->
     value; `custom`, when given, maps the keys whose value in `data` is a
-    stand-in (None) to the real value (see private_view). Returns the number
-    of keys written."""
+    stand-in (None) to the real value (see private_view); `access(key)`,
+    when given, is the IDLE or FREQ opcode written before each key (under an
+    LRU or LFU maxmemory-policy, as Redis). Returns the number of keys
+    written."""
     if not data:
         return 0
     w.write(bytes((OP_SELECTDB,)) + encode_length(dbid) + bytes((OP_RESIZEDB,))
@@ -197,6 +199,8 @@ def write_db(w, dbid, data, expires, custom=None, compress=True, progress=None):
             when = expires.get(key)
             if when is not None:
                 append(expire_op + when.to_bytes(8, "little", signed=True))
+        if access is not None:
+            append(access(key))
         if value.__class__ is bytes:  # the common case, inline
             append(b"\x00" + encode_string(key, compress) + encode_string(value, compress))
         else:

@@ -20,6 +20,7 @@ from engine.config import VERSION
 
 from . import cow
 from .encoder import ChecksumWriter, write_db, write_header
+from .format import OP_FREQ, OP_IDLE, encode_length
 from .private_view import private_view
 
 MISCONF = (b"MISCONF Holdfast is configured to save RDB snapshots, but it's currently unable to persist to "
@@ -90,7 +91,7 @@ class Snapshots:
         ]
 
     def write_file(self, path, views, progress=None):
-        """Write a whole RDB to `path` from `views`, an iterable of (dbid,
+        """Write a whole RDB to `path` from `views`, an iterable of (db,
         data, expires, custom) made one database at a time, fsynced.
         `progress(keys written so far)` runs every few thousand keys and
         after each database. Returns the number of keys written."""
@@ -100,10 +101,10 @@ class Snapshots:
         with open(path, "wb", buffering=1 << 20) as f:
             w = ChecksumWriter(f, self.config["rdbchecksum"], autosync)
             write_header(w, self.aux_fields(), compress)
-            for dbid, data, expires, custom in views:
+            for db, data, expires, custom in views:
                 done = keys
                 db_progress = None if progress is None else (lambda n, done=done: progress(done + n))
-                keys += write_db(w, dbid, data, expires, custom, compress, db_progress)
+                keys += write_db(w, db.id, data, expires, custom, compress, db_progress, self._access(db))
                 if progress is not None:
                     progress(keys)
             w.finish()
@@ -111,9 +112,24 @@ class Snapshots:
             os.fsync(f.fileno())
         return keys
 
+    def _access(self, db):
+        """The IDLE / FREQ opcode writer Redis uses under an LRU / LFU
+        maxmemory-policy (rdbSaveKeyValuePair), else None. It reads `db`'s
+        access tables directly: under those policies a fork child copies
+        their pages."""
+        policy = self.config["maxmemory-policy"]
+        srv = self.srv
+        if "lru" in policy:
+            op, clock, atime = bytes((OP_IDLE,)), srv.lru_clock, db.atime
+            return lambda key: op + encode_length(max(clock - atime.get(key, clock), 0))
+        if "lfu" in policy:
+            op, counter = bytes((OP_FREQ,)), srv.keyspace.lfu_counter
+            return lambda key: op + bytes((counter(db, key),))
+        return None
+
     def _live_views(self):
         """The live keyspace as write_file reads it (SAVE, in the main process)."""
-        return ((db.id, db.data, db.expires, None) for db in self.srv.keyspace.dbs if db.data)
+        return ((db, db.data, db.expires, None) for db in self.srv.keyspace.dbs if db.data)
 
     # -- SAVE -------------------------------------------------------------------------
 
@@ -218,7 +234,7 @@ class Snapshots:
                         data, expires, custom, fell = private_view(db)
                         if fell:
                             fell_back.append(db.id)
-                        yield db.id, data, expires, custom
+                        yield db, data, expires, custom
 
             tmp = "temp-%d.rdb" % os.getpid()
             keys = self.write_file(tmp, views(), progress=reporter.progress)

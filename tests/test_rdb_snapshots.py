@@ -291,3 +291,25 @@ def test_debug_reload_noflush_merge(holdfast_factory):
     assert (r.get("a"), r.get("b")) == (b"from-file", b"live-only")
     assert r.execute_command("DEBUG", "RELOAD", "NOSAVE") == b"OK"
     assert (r.get("a"), r.get("b")) == (b"from-file", None)
+
+
+@pytest.mark.parametrize("policy", ["allkeys-lru", "allkeys-lfu"])
+def test_access_metadata_survives_restart(holdfast_factory, policy):
+    """Under an LRU/LFU policy the file carries IDLE/FREQ opcodes, as Redis
+    writes them, and a restart keeps OBJECT IDLETIME / OBJECT FREQ."""
+    srv = holdfast_factory("--maxmemory-policy", policy)
+    r = srv.client()
+    r.set("k", "v")
+    if policy == "allkeys-lfu":
+        for _ in range(200):
+            r.get("k")
+        freq = r.object("freq", "k")
+        assert freq > 5
+    else:
+        time.sleep(2.2)
+    r.save()
+    r = _shutdown_and_restart(srv, nosave=True)
+    if policy == "allkeys-lfu":
+        assert r.object("freq", "k") == freq
+    else:
+        assert r.object("idletime", "k") >= 2
