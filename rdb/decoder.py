@@ -12,8 +12,8 @@ writes, from an in-memory buffer, with a precise error for bad input.
 
 `kind` is the value's type name ("string", "list", "set", "zset", "hash")
 and `value` its plain Python form: bytes for a string, a list of bytes for
-a list or set, a list of (member, score) for a zset, a list of (field,
-value) for a hash. Compact encodings (ziplist, listpack, intset, zipmap,
+a list or set, a list of (member, score) for a zset, a dict field -> value
+for a hash. Compact encodings (ziplist, listpack, intset, zipmap,
 quicklists) are unpacked here, so a sink never sees them.
 
 Every read is bounds-checked against the buffer before anything is
@@ -254,6 +254,14 @@ def _pairs(items, start, what):
     return list(zip(items[::2], items[1::2], strict=True))
 
 
+def _hash(flat, start, what):
+    """The dict of a flat field, value, ... list (duplicates are caught by
+    _no_duplicates, which compares sizes)."""
+    if len(flat) % 2:
+        raise RDBError(start, "%s holds an odd number of entries (%d)" % (what, len(flat)))
+    return dict(zip(flat[::2], flat[1::2], strict=True)), len(flat) // 2
+
+
 def _scores(pairs, start, what):
     out = []
     for member, text in pairs:
@@ -267,11 +275,13 @@ def _scores(pairs, start, what):
     return out
 
 
-def _no_duplicates(kind, values, start, key):
+def _no_duplicates(kind, values, start, key, declared):
+    """Refuse a set, zset or hash whose file had the same member twice
+    (`declared` is how many it listed; a hash arrives as a dict already)."""
     if kind == "list":
         return
-    distinct = len(set(values)) if kind == "set" else len(dict(values))
-    if distinct != len(values):
+    distinct = len(values) if kind == "hash" else len(set(values)) if kind == "set" else len(dict(values))
+    if distinct != declared:
         raise RDBError(start, "duplicate %s detected in key %r" % (
             {"set": "set members", "zset": "zset members", "hash": "hash fields"}[kind], key[:64]))
 
@@ -283,6 +293,7 @@ def read_value(r, rdbtype, key=b"?", record_at=None):
     start = r.pos
     if record_at is None:
         record_at = start
+    declared = None  # a hash's listed field count (its items arrive as a dict)
     what = "the value of key %r" % key[:64]
     if rdbtype == TYPE_STRING:
         return "string", r.string(what)
@@ -303,16 +314,13 @@ def read_value(r, rdbtype, key=b"?", record_at=None):
     elif rdbtype == TYPE_HASH:
         n = r.length(what)
         flat = r.short_strings(2 * n) if 2 * n <= r.end - r.pos else None
-        if flat is not None:
-            items = list(zip(flat[::2], flat[1::2], strict=True))
-        else:
-            items = []
-            for _ in _counted(r, n, what):
-                f = r.string(what)
-                items.append((f, r.string(what)))
+        if flat is None:
+            flat = [r.string(what) for _ in _counted(r, 2 * n, what)]
         kind = "hash"
+        items, declared = _hash(flat, start, what)
     elif rdbtype == TYPE_HASH_ZIPMAP:
-        kind, items = "hash", _compact(r, compact.zipmap_pairs, what + " (zipmap)")
+        pairs = _compact(r, compact.zipmap_pairs, what + " (zipmap)")
+        kind, items, declared = "hash", dict(pairs), len(pairs)
     elif rdbtype == TYPE_LIST_ZIPLIST:
         kind, items = "list", _compact(r, compact.ziplist_entries, what + " (ziplist)")
     elif rdbtype == TYPE_SET_INTSET:
@@ -325,7 +333,8 @@ def read_value(r, rdbtype, key=b"?", record_at=None):
         kind, items = "zset", _scores(items, start, what)
     elif rdbtype in (TYPE_HASH_ZIPLIST, TYPE_HASH_LISTPACK):
         fn = compact.ziplist_entries if rdbtype == TYPE_HASH_ZIPLIST else compact.listpack_entries
-        kind, items = "hash", _pairs(_compact(r, fn, what), start, what)
+        kind = "hash"
+        items, declared = _hash(_compact(r, fn, what), start, what)
     elif rdbtype == TYPE_LIST_QUICKLIST:
         n = r.length(what)
         items = []
@@ -354,7 +363,7 @@ def read_value(r, rdbtype, key=b"?", record_at=None):
         raise RDBError(record_at, "key %r holds a stream, which Holdfast does not support" % (key[:64],))
     else:
         raise RDBError(start - 1, "unknown RDB value type %d (key %r)" % (rdbtype, key[:64]))
-    _no_duplicates(kind, items, start, key)
+    _no_duplicates(kind, items, start, key, len(items) if declared is None else declared)
     return kind, items
 
 

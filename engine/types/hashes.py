@@ -74,9 +74,10 @@ def promoted(db, key, h, config, force=False):
 
 
 def new_hash(pairs, config):
-    """A hash built from (field, value) pairs with the encoding Redis would
-    pick for it (for loaders: RDB, RESTORE)."""
-    h = dict(pairs)
+    """A hash built from a dict or (field, value) pairs with the encoding
+    Redis would pick for it (for loaders: RDB, RESTORE). A dict given may be
+    kept: the caller gives it up."""
+    h = pairs if pairs.__class__ is dict else dict(pairs)
     if len(h) > config["hash-max-listpack-entries"] or too_long(config, h) or too_long(config, h.values()):
         return HashTable(h)
     return dict(zip(shared_fields(h), h.values(), strict=True))
