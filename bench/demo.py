@@ -4,26 +4,32 @@ to it, put a short load on it, write results/demo/report.md and stop it.
     python -m bench.demo [--requests 100000] [--clients 50] [--pipelines 1,16]
                          [--port 6390] [--loader auto|redis-benchmark|python]
 
-The server is always stopped on the way out, on errors, Ctrl-C and SIGTERM
-too. Later issues grow this into primary + replica + durability report; each
-step is a function so it can.
+Then BGSAVE, a restart on the snapshot, and a check that every key came
+back. The server is always stopped on the way out, on errors, Ctrl-C and
+SIGTERM too. Later issues grow this into primary + replica + durability
+report; each step is a function so it can.
 """
 
 import argparse
 import datetime
 import os
+import re
 import shlex
 import sys
+import time
 import types
 
 from . import procstat
+from .memory import query
 from .quick import _csv_list, benchmark_command, measure_server
+from .rdb import load_ok, string_batches
 from .serverproc import ROOT, ServerProc, exit_on_sigterm, free_port, pin_cpus
 
 DEMO_DIR = os.path.join(ROOT, "results", "demo")
 CONFIG = os.path.join(DEMO_DIR, "holdfast.conf")
 DEFAULT_PORT = 6390
 PYTHON_LOADER_MAX = 20000  # the redis-py fallback is slow: keep the demo short
+DEMO_KEYS = 100000  # written before the BGSAVE, so the snapshot has something to show
 
 
 def parse_args(argv=None):
@@ -85,7 +91,47 @@ def load(srv, opts, client_cpu):
     return bench_bin, requests, samples
 
 
-def render(meta, tour_lines, samples):
+def _info(port, section):
+    text = query(port, "INFO", section)
+    return dict(ln.split(":", 1) for ln in text.splitlines() if ":" in ln and not ln.startswith("#"))
+
+
+def persistence(srv, port, cpu, keys=DEMO_KEYS):
+    """Write `keys` strings of 100 bytes (pipelined MSETs), BGSAVE, restart
+    on the snapshot, check nothing was lost. Returns (report lines, the
+    restarted server)."""
+    load_ok(port, string_batches(keys, 100, prefix="demo:key"))
+    keys_before = int(query(port, "DBSIZE"))
+    query(port, "BGSAVE")
+    deadline = time.monotonic() + 300
+    while _info(port, "persistence")["rdb_bgsave_in_progress"] != "0":
+        if time.monotonic() > deadline:
+            raise RuntimeError("BGSAVE did not finish in 300 s")
+        time.sleep(0.05)
+    pers, stats = _info(port, "persistence"), _info(port, "stats")
+    path = os.path.join(DEMO_DIR, "data", "dump.rdb")
+    size = os.path.getsize(path)
+    rc = srv.stop()  # SIGTERM: with save points set, Holdfast saves once more on the way out
+    mark = os.path.getsize(srv.logpath)
+    srv = start_server(port, cpu)
+    with open(srv.logpath, "rb") as f:
+        f.seek(mark)
+        loaded = re.findall(rb"DB loaded from disk: ([0-9.]+) seconds", f.read())
+    keys_after = int(query(port, "DBSIZE"))
+    lines = [
+        "%d keys of 100 bytes written (`demo:key:<i>`, pipelined MSET), then" % keys,
+        "BGSAVE: status %s, fork %s us, copy-on-write %.1f MiB, file %.1f MiB (`results/demo/data/dump.rdb`)." % (
+            pers["rdb_last_bgsave_status"], stats["latest_fork_usec"], int(pers["rdb_last_cow_size"]) / 1048576,
+            size / 1048576),
+        "Stopped with SIGTERM (exit status %s; save points are set, so it saved first), started again: loaded"
+        " in %s s, %d keys before and %d after%s." % (
+            rc, loaded[-1].decode() if loaded else "?", keys_before, keys_after,
+            "" if keys_after == keys_before else " -- **keys were lost**"),
+    ]
+    return lines, srv
+
+
+def render(meta, tour_lines, samples, persistence_lines):
     out = ["# Holdfast demo run", "",
            "Made by `make demo` (`python -m bench.demo`) on %s, commit `%s`." % (meta["date"], meta["commit"]),
            "Machine: %s, %s CPUs; Python %s." % (meta["env"]["cpu_model"], meta["env"]["cpu_count"],
@@ -111,6 +157,7 @@ def render(meta, tour_lines, samples):
             s["test"], s["pipeline"], "-" if p50 is None else "%.3f" % p50, cpu))
     out += ["", "Server CPU per request: the server's CPU time over the run (from /proc/PID/task/*/schedstat,"
             " or /proc/PID/stat ticks where schedstat is missing) divided by the requests made."]
+    out += ["", "## Persistence", ""] + persistence_lines
     out += ["", "Shutdown: %s." % meta["shutdown"], "",
             "For Holdfast against redis-server with medians over rounds, run `make bench-quick`"
             " (report in `results/quick/report.md`).", ""]
@@ -130,6 +177,9 @@ def main(argv=None):
         print("\n".join("  " + t for t in tour_lines), flush=True)
         print("load:", flush=True)
         bench_bin, requests, samples = load(srv, opts, client_cpu)
+        print("persistence:", flush=True)
+        persistence_lines, srv = persistence(srv, port, server_cpu)
+        print("\n".join("  " + t for t in persistence_lines), flush=True)
     except BaseException:
         srv.stop()
         print("demo stopped early; the server was shut down (log: results/demo/holdfast.log)", file=sys.stderr)
@@ -147,7 +197,7 @@ def main(argv=None):
             "redis-benchmark", port, "set|get", "|".join(map(str, opts.pipelines)), requests, opts.clients)),
         "clients": opts.clients, "shutdown": shutdown,
     }
-    report = render(meta, tour_lines, samples)
+    report = render(meta, tour_lines, samples, persistence_lines)
     os.makedirs(opts.out, exist_ok=True)
     path = os.path.join(opts.out, "report.md")
     with open(path, "w") as f:

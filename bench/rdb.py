@@ -43,7 +43,9 @@ SERVER_NAMES = {"holdfast": "Holdfast", "redis": "redis-server"}
 MSET_PAIRS = 1000
 
 
-def string_batches(n, size, seed=7):
+def string_batches(n, size, seed=7, prefix="key"):
+    """[(bytes, commands)] of pipelined MSETs creating <prefix>:0 .. n-1
+    with `size` random hex characters each (fixed seed)."""
     rnd = random.Random(seed)
     out = []
     for start in range(0, n, MSET_PAIRS * 100):
@@ -52,7 +54,7 @@ def string_batches(n, size, seed=7):
             end = min(n, s + MSET_PAIRS)
             parts = [b"*%d\r\n$4\r\nMSET\r\n" % (1 + 2 * (end - s))]
             for i in range(s, end):
-                parts.append(_bulk("key:%d" % i))
+                parts.append(_bulk("%s:%d" % (prefix, i)))
                 parts.append(_bulk(rnd.randbytes((size + 1) // 2).hex()[:size]))
             cmds.append(b"".join(parts))
         out.append((b"".join(cmds), len(cmds)))
@@ -72,7 +74,7 @@ def hash_batches(n, fields):
     return out
 
 
-def _load_ok(port, batches):
+def load_ok(port, batches):
     """Pipelined load; MSET answers +OK, HSET an integer: count either."""
     with socket.create_connection(("127.0.0.1", port), timeout=600) as sock:
         for data, ncmd in batches:
@@ -155,7 +157,7 @@ def measure(name, mk, dataset, batches, keys, rounds, workdir, cpu, value_size):
     srv.start()
     out = []
     try:
-        _load_ok(port, batches)
+        load_ok(port, batches)
         used = int(_info(port, "memory")["used_memory"])
         for rnd in range(1, rounds + 1):
             t0 = time.monotonic()
