@@ -33,6 +33,10 @@ BGSAVE_RETRY_DELAY = 5  # seconds between save-point attempts after a failure (C
 _MB = 1024 * 1024
 
 
+class SaveError(Exception):
+    """A snapshot that could not be written; the message is the log line."""
+
+
 def _fsync_dir(path):
     fd = os.open(os.path.dirname(os.path.abspath(path)) or ".", os.O_RDONLY)
     try:
@@ -98,18 +102,26 @@ class Snapshots:
         compress = self.config["rdbcompression"]
         keys = 0
         autosync = AUTOSYNC_BYTES if self.config["rdb-save-incremental-fsync"] else 0
-        with open(path, "wb", buffering=1 << 20) as f:
-            w = ChecksumWriter(f, self.config["rdbchecksum"], autosync)
-            write_header(w, self.aux_fields(), compress)
-            for db, data, expires, custom in views:
-                done = keys
-                db_progress = None if progress is None else (lambda n, done=done: progress(done + n))
-                keys += write_db(w, db.id, data, expires, custom, compress, db_progress, self._access(db))
-                if progress is not None:
-                    progress(keys)
-            w.finish()
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            f = open(path, "wb", buffering=1 << 20)
+        except OSError as e:
+            raise SaveError("Failed opening the temp RDB file %s (in server root dir %s) for saving: %s"
+                            % (path, os.getcwd(), e.strerror or e)) from None
+        try:
+            with f:
+                w = ChecksumWriter(f, self.config["rdbchecksum"], autosync)
+                write_header(w, self.aux_fields(), compress)
+                for db, data, expires, custom in views:
+                    done = keys
+                    db_progress = None if progress is None else (lambda n, done=done: progress(done + n))
+                    keys += write_db(w, db.id, data, expires, custom, compress, db_progress, self._access(db))
+                    if progress is not None:
+                        progress(keys)
+                w.finish()
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:  # ENOSPC, EIO, ...
+            raise SaveError("Write error saving DB on disk: %s" % (e.strerror or e)) from None
         return keys
 
     def _access(self, db):
@@ -141,11 +153,9 @@ class Snapshots:
         tmp = "temp-%d.rdb" % os.getpid()
         try:
             self.write_file(tmp, self._live_views())
-            os.replace(tmp, self.path)
-            _fsync_dir(self.path)
-        except OSError as e:
-            logsetup.warning("Failed opening the temp RDB file %s (in server root dir %s) for saving: %s"
-                             % (tmp, os.getcwd(), e.strerror or e))
+            self._move_into_place(tmp)
+        except SaveError as e:
+            logsetup.warning("%s", e)
             _unlink(tmp)
             self.last_bgsave_ok = False
             self.update_write_block()
@@ -153,6 +163,16 @@ class Snapshots:
         logsetup.notice("DB saved on disk")
         self._saved(self.srv.dirty)
         return None
+
+    def _move_into_place(self, tmp):
+        """Rename a finished temp file over `dbfilename` and make the rename
+        durable (fsync of the directory)."""
+        try:
+            os.replace(tmp, self.path)
+            _fsync_dir(self.path)
+        except OSError as e:
+            raise SaveError("Error moving temp DB file %s on the final destination %s (in server root dir %s): %s"
+                            % (tmp, self.path, os.getcwd(), e.strerror or e)) from None
 
     def _saved(self, dirty_saved):
         """A snapshot holding the first `dirty_saved` changes is on disk
@@ -248,7 +268,7 @@ class Snapshots:
             status = 0
         except BaseException as e:  # noqa: B036 - the child must always reach os._exit
             try:
-                logsetup.warning("Write error saving DB on disk: %s", e)
+                logsetup.warning("%s", e if isinstance(e, SaveError) else "Error saving DB on disk: %r" % (e,))
             except BaseException:  # noqa: B036
                 pass
         finally:
@@ -271,11 +291,9 @@ class Snapshots:
         ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and report.startswith(b"ok ")
         if ok:
             try:
-                os.replace(tmp, self.path)
-                _fsync_dir(self.path)
-            except OSError as e:
-                logsetup.warning("Error moving temp DB file %s on the final destination %s: %s",
-                                 tmp, self.path, e.strerror)
+                self._move_into_place(tmp)
+            except SaveError as e:
+                logsetup.warning("%s", e)
                 ok = False
         if ok:
             _, _keys, current, _peak = report.split()
