@@ -36,8 +36,9 @@ _LEN1 = [bytes((n,)) for n in range(64)]
 _pack_double = struct.Struct("<d").pack
 _lzf_compress = lzf.compress
 
-# Flush the record buffer to the file after this many records.
-_BATCH = 2048
+# Flush the record buffer to the file once it holds this many pieces.
+_BATCH = 8192
+_TYPE_BYTE = [bytes((t,)) for t in range(256)]
 
 
 def _int_encoded(s):
@@ -78,24 +79,24 @@ def encode_string(s, compress=True):
 
 # Collections whose elements are all under 64 bytes (nearly all of them)
 # are written raw, with no call per element: integer encoding and LZF are
-# a writer's option, not a reader's need. These return None as soon as an
-# element is longer; the caller then encodes each element.
+# a writer's option, not a reader's need. From the first longer element on,
+# the whole collection is written again with encode_string.
 
-def _short_strings(items):
-    parts = []
-    append = parts.append
+def _append_strings(out, items, compress):
+    mark = len(out)
+    append = out.append
     try:
         for x in items:
             append(_LEN1[len(x)])
             append(x)
     except IndexError:
-        return None
-    return b"".join(parts)
+        del out[mark:]
+        out.extend([encode_string(x, compress) for x in items])
 
 
-def _short_pairs(d):
-    parts = []
-    append = parts.append
+def _append_pairs(out, d, compress):
+    mark = len(out)
+    append = out.append
     try:
         for f, v in d.items():
             append(_LEN1[len(f)])
@@ -103,34 +104,50 @@ def _short_pairs(d):
             append(_LEN1[len(v)])
             append(v)
     except IndexError:
-        return None
-    return b"".join(parts)
+        del out[mark:]
+        out.extend([encode_string(x, compress) for x in chain.from_iterable(d.items())])
+
+
+def _type_of(value):
+    cls = value.__class__
+    if cls is bytes:
+        return TYPE_STRING
+    if cls is deque:
+        return TYPE_LIST
+    if isinstance(value, dict):  # dict (listpack-sized) or HashTable
+        return TYPE_HASH
+    if isinstance(value, set):  # set (intset-sized) or SetTable
+        return TYPE_SET
+    if cls is ZSet:
+        return TYPE_ZSET_2
+    raise TypeError("no RDB encoding for %s" % cls.__name__)
+
+
+def _append_value(out, t, value, compress):
+    """Append the pieces of `value`'s plain encoding (type `t`) to `out`:
+    no intermediate joins, the file writer joins once per batch."""
+    if t == TYPE_STRING:
+        out.append(encode_string(value, compress))
+        return
+    out.append(encode_length(len(value)))
+    if t == TYPE_HASH:
+        _append_pairs(out, value, compress)
+    elif t == TYPE_ZSET_2:
+        # Highest score first, as Redis writes a skiplist: its loader then
+        # inserts each member at the head.
+        for score, member in reversed(value.sl):
+            out.append(encode_string(member, compress))
+            out.append(_pack_double(score))
+    else:
+        _append_strings(out, value, compress)
 
 
 def encode_value(value, compress=True):
     """(type byte, payload) of a Holdfast value in its plain RDB encoding."""
-    cls = value.__class__
-    if cls is bytes:
-        return TYPE_STRING, encode_string(value, compress)
-    if cls is deque or isinstance(value, set):  # a list; a set (intset-sized) or SetTable
-        body = _short_strings(value)
-        if body is None:
-            body = b"".join([encode_string(x, compress) for x in value])
-        return (TYPE_LIST if cls is deque else TYPE_SET), encode_length(len(value)) + body
-    if isinstance(value, dict):  # dict (listpack-sized) or HashTable
-        body = _short_pairs(value)
-        if body is None:
-            body = b"".join([encode_string(x, compress) for x in chain.from_iterable(value.items())])
-        return TYPE_HASH, encode_length(len(value)) + body
-    if cls is ZSet:
-        # Highest score first, as Redis writes a skiplist: its loader then
-        # inserts each member at the head.
-        parts = [encode_length(len(value))]
-        for score, member in reversed(value.sl):
-            parts.append(encode_string(member, compress))
-            parts.append(_pack_double(score))
-        return TYPE_ZSET_2, b"".join(parts)
-    raise TypeError("no RDB encoding for %s" % cls.__name__)
+    t = _type_of(value)
+    out = []
+    _append_value(out, t, value, compress)
+    return t, b"".join(out)
 
 
 def aux_field(name, value, compress=True):
@@ -206,8 +223,10 @@ def write_db(w, dbid, data, expires, custom=None, compress=True, progress=None, 
         else:
             if value is None and custom is not None:
                 value = custom[key]
-            t, payload = encode_value(value, compress)
-            append(bytes((t,)) + encode_string(key, compress) + payload)
+            t = _type_of(value)
+            append(_TYPE_BYTE[t])
+            append(encode_string(key, compress))
+            _append_value(out, t, value, compress)
         n += 1
         if len(out) >= _BATCH:
             w.write(b"".join(out))
