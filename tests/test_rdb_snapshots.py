@@ -313,3 +313,16 @@ def test_access_metadata_survives_restart(holdfast_factory, policy):
         assert r.object("freq", "k") == freq
     else:
         assert r.object("idletime", "k") >= 2
+
+
+def test_restore_idletime_and_freq(hf):
+    hf.set("src", "v")
+    payload = hf.dump("src")
+    hf.restore("idle", 0, payload, idletime=1000)
+    assert hf.object("idletime", "idle") >= 1000
+    hf.config_set("maxmemory-policy", "allkeys-lfu")
+    try:
+        hf.restore("hot", 0, payload, frequency=200)
+        assert hf.object("freq", "hot") == 200
+    finally:
+        hf.config_set("maxmemory-policy", "noeviction")
