@@ -84,6 +84,9 @@ def _rule_for(cls):
 
 def object_digest(d, value, has_expire):
     """Mix one value (and its TTL flag) into `d` (xorObjectDigest)."""
+    from .keyspace import unpacked  # noqa: PLC0415 - avoid an import cycle
+
+    value = unpacked(value)
     entry = _rule_for(value.__class__)
     rtype, fn = entry
     mix_into(d, struct.pack(">I", rtype))

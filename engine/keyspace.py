@@ -114,6 +114,23 @@ def register_type(cls, name, encoding, copy):
     VALUE_TYPES[cls] = ValueType(name, encoding, copy)
 
 
+# Value classes kept in a packed form until first used (a small hash as the
+# RDB file held it): class -> fn(value) giving the working form. Keyspace
+# lookups replace a packed value by its working form; read-only walkers
+# (DEBUG DIGEST, DEBUG OBJECT) look through it with `unpacked`.
+LAZY_TYPES = {}
+
+
+def register_lazy(cls, unpack):
+    LAZY_TYPES[cls] = unpack
+
+
+def unpacked(value):
+    """The working form of a value (itself unless it is packed)."""
+    fn = LAZY_TYPES.get(value.__class__)
+    return value if fn is None else fn(value)
+
+
 def type_name(value):
     """The TYPE reply for a value (b"none" for None)."""
     if value is None:
@@ -156,6 +173,8 @@ class Keyspace:
                 when = db.expires.get(key)
                 if when is not None and when <= self.server.now_ms and self.expire_if_needed(db, key):
                     return None
+            if LAZY_TYPES and v.__class__ in LAZY_TYPES:
+                v = self.unpack_in_place(db, key, v)
             srv = self.server
             db.atime[key] = srv.lru_clock
             if srv.lfu_on:
@@ -175,10 +194,20 @@ class Keyspace:
     def peek(self, db, key):
         """The live value without counting an access (expired keys still go)."""
         v = db.data.get(key)
-        if v is not None and db.expires:
-            when = db.expires.get(key)
-            if when is not None and when <= self.server.now_ms and self.expire_if_needed(db, key):
-                return None
+        if v is not None:
+            if db.expires:
+                when = db.expires.get(key)
+                if when is not None and when <= self.server.now_ms and self.expire_if_needed(db, key):
+                    return None
+            if LAZY_TYPES and v.__class__ in LAZY_TYPES:
+                v = self.unpack_in_place(db, key, v)
+        return v
+
+    def unpack_in_place(self, db, key, v):
+        """Replace a packed value by its working form (same key, same TTL)."""
+        v = LAZY_TYPES[v.__class__](v)
+        db.data[key] = v
+        db.stored(key, v)
         return v
 
     def lfu_touch(self, db, key):

@@ -10,7 +10,8 @@ writes, from an in-memory buffer, with a precise error for bad input.
     sink.module_aux(name)            module aux data (skipped)
     sink.key(key, kind, value, expire_ms, idle, freq)
 
-`kind` is the value's type name ("string", "list", "set", "zset", "hash")
+`kind` is the value's type name ("string", "list", "set", "zset", "hash",
+or "packed-hash" for a sink that asks for them with `pack_hashes_up_to`)
 and `value` its plain Python form: bytes for a string, a list of bytes for
 a list or set, a list of (member, score) for a zset, a dict field -> value
 for a hash. Compact encodings (ziplist, listpack, intset, zipmap,
@@ -23,6 +24,7 @@ the bad data starts and what was expected there.
 """
 
 import math
+import re
 import struct
 
 import lzf
@@ -84,6 +86,28 @@ _lzf_decompress = lzf.decompress
 # at most 264 bytes): a declared length beyond it is corrupt, and refusing
 # it keeps a bad header from allocating gigabytes.
 _LZF_MAX_RATIO = 90
+
+
+# One RDB string with a 6-bit length (under 64 bytes), as a regular
+# expression: the length byte chooses the branch. `_short_run(k)` matches k
+# of them in a row in C, which finds where a packed hash ends without a
+# Python step per field.
+_SHORT = b"|".join(re.escape(bytes((n,))) + (b".{%d}" % n if n else b"") for n in range(64))
+_SHORT_RUNS = {}
+
+
+def _short_run(k):
+    pat = _SHORT_RUNS.get(k)
+    if pat is None:
+        pat = _SHORT_RUNS[k] = re.compile(b"(?s)(?:" + _SHORT + b"){%d}" % k)
+    return pat
+
+
+def _packed_hash(buf, pos, end, n):
+    """The payload of a plain hash of `n` fields at `pos` when all of its
+    2n strings are under 64 bytes, else None."""
+    m = _short_run(2 * n).match(buf, pos, end)
+    return None if m is None else m.group()
 
 
 class RDBError(Exception):
@@ -286,11 +310,22 @@ def _no_duplicates(kind, values, start, key, declared):
             {"set": "set members", "zset": "zset members", "hash": "hash fields"}[kind], key[:64]))
 
 
-def read_value(r, rdbtype, key=b"?", record_at=None):
+def read_value(r, rdbtype, key=b"?", record_at=None, pack_hashes_up_to=0):
     """(kind, value) of one value of type `rdbtype` at the reader's cursor.
     A type Holdfast does not support is refused at `record_at` (where its
-    record starts), so the message points at the whole record."""
+    record starts), so the message points at the whole record. A plain hash
+    of at most `pack_hashes_up_to` fields, all under 64 bytes, comes back
+    unread as ("packed-hash", (n, payload)); its fields are not checked for
+    duplicates (as Redis does not check a listpack's)."""
     start = r.pos
+    if rdbtype == TYPE_HASH and pack_hashes_up_to:
+        n = r.length("the field count of key %r" % key[:64])
+        if 0 < n <= pack_hashes_up_to:
+            payload = _packed_hash(r.buf, r.pos, r.end, n)
+            if payload is not None:
+                r.pos += len(payload)
+                return "packed-hash", (n, payload)
+        r.pos = start
     if record_at is None:
         record_at = start
     declared = None  # a hash's listed field count (its items arrive as a dict)
@@ -440,6 +475,9 @@ def _decode(buf, sink, verify_checksum, cursor):
     expire_ms = idle = freq = None
     key_sink = sink.key
     plain = getattr(sink, "plain_string", None) or (lambda k, v: key_sink(k, "string", v, None, None, None))
+    pack_hashes_up_to = getattr(sink, "pack_hashes_up_to", 0)
+    packed = getattr(sink, "packed_hash", None) or (
+        lambda k, n, payload: key_sink(k, "packed-hash", (n, payload), None, None, None))
     buf = r.buf
     end = r.end
     while True:
@@ -514,10 +552,26 @@ def _decode(buf, sink, verify_checksum, cursor):
                 continue
             key_sink(key, "string", value, expire_ms, idle, freq)
         else:
+            if t == TYPE_HASH and pack_hashes_up_to:  # a small hash kept packed, read inline
+                p = r.pos
+                b = buf[p] if p < end else 0xFF
+                if b < 0x40 and p + 2 + b <= end:
+                    n = buf[p + 1 + b]
+                    if 0 < n < 0x40 and n <= pack_hashes_up_to:
+                        payload = _packed_hash(buf, p + 2 + b, end, n)
+                        if payload is not None:
+                            r.pos = p + 2 + b + len(payload)
+                            key = buf[p + 1:p + 1 + b]
+                            if expire_ms is None and idle is None and freq is None:
+                                packed(key, n, payload)
+                            else:
+                                key_sink(key, "packed-hash", (n, payload), expire_ms, idle, freq)
+                                expire_ms = idle = freq = None
+                            continue
             if t not in TYPE_NAMES:
                 raise RDBError(op_at, "unknown RDB record type %d" % t)
             key = r.string("a key")
-            kind, value = read_value(r, t, key, op_at)
+            kind, value = read_value(r, t, key, op_at, pack_hashes_up_to)
             key_sink(key, kind, value, expire_ms, idle, freq)
         if expire_ms is not None or idle is not None or freq is not None:
             expire_ms = idle = freq = None

@@ -14,6 +14,7 @@ from itertools import chain
 
 import lzf
 
+from engine.types.hashes import PackedHash
 from engine.types.zsets import ZSet
 
 from .format import (
@@ -120,6 +121,8 @@ def _type_of(value):
         return TYPE_SET
     if cls is ZSet:
         return TYPE_ZSET_2
+    if cls is PackedHash:
+        return TYPE_HASH
     raise TypeError("no RDB encoding for %s" % cls.__name__)
 
 
@@ -131,7 +134,10 @@ def _append_value(out, t, value, compress):
         return
     out.append(encode_length(len(value)))
     if t == TYPE_HASH:
-        _append_pairs(out, value, compress)
+        if value.__class__ is PackedHash:
+            out.append(value.payload)  # as it was read: already the plain encoding
+        else:
+            _append_pairs(out, value, compress)
     elif t == TYPE_ZSET_2:
         # Highest score first, as Redis writes a skiplist: its loader then
         # inserts each member at the head.

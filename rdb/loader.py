@@ -9,7 +9,7 @@ from collections import deque
 
 from engine import logsetup
 from engine.keyspace import LFU_INIT_VAL, Database
-from engine.types.hashes import new_hash
+from engine.types.hashes import PackedHash, new_hash
 from engine.types.sets import new_set
 from engine.types.zsets import new_zset
 
@@ -47,6 +47,10 @@ class KeyspaceLoader:
         self.lru_clock = lru_clock
         self.keep_expired = keep_expired  # a replica keeps keys its primary will expire
         self.lfu = "lfu" in config["maxmemory-policy"]
+        # Small hashes stay packed until first used (engine/types/hashes.py):
+        # those a listpack would hold, when every field under 64 bytes fits
+        # hash-max-listpack-value.
+        self.pack_hashes_up_to = config["hash-max-listpack-entries"] if config["hash-max-listpack-value"] >= 63 else 0
         self.progress = progress
         self.aux_fields = {}
         self.keys_loaded = 0
@@ -88,6 +92,19 @@ class KeyspaceLoader:
         if not self._seen & 0xFFFF and self.progress is not None:
             self.progress(self._seen)
 
+    def packed_hash(self, key, n, payload):
+        """A small hash kept packed (see PackedHash), with no expiry or access
+        metadata: like plain_string, the common case kept short."""
+        db = self.db
+        data = db.data
+        if key in data:
+            raise RDBError(None, "duplicate key %r in database %d" % (key[:64], db.id))
+        data[key] = PackedHash(n, payload)
+        db.custom_keys.add(key)  # not a marshal-exact class: the snapshot child reads it itself
+        self._seen += 1
+        if not self._seen & 0xFFFF and self.progress is not None:
+            self.progress(self._seen)
+
     def finish(self):
         """Access times for keys that had none in the file, then the counts."""
         for db in self.dbs:
@@ -105,7 +122,10 @@ class KeyspaceLoader:
         self._seen += 1
         if self.progress is not None and not self._seen & 0xFFFF:
             self.progress(self._seen)
-        v = value if kind == "string" else build_value(kind, value, self.config)
+        if kind == "packed-hash":
+            v = PackedHash(*value)
+        else:
+            v = value if kind == "string" else build_value(kind, value, self.config)
         if v is None:
             self.empty_keys_skipped += 1  # as Redis 7: an empty collection is dropped
             return

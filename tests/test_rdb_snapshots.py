@@ -326,3 +326,34 @@ def test_restore_idletime_and_freq(hf):
         assert hf.object("freq", "hot") == 200
     finally:
         hf.config_set("maxmemory-policy", "noeviction")
+
+
+def test_small_hashes_loaded_packed_behave_as_hashes(holdfast_factory):
+    """Small hashes stay packed after a load until first used: every way of
+    reaching one (reads, writes, TYPE, OBJECT, DEBUG DIGEST, COPY, RENAME,
+    DUMP, a snapshot of a still-packed one) sees the same hash."""
+    srv = holdfast_factory(*DEBUG)
+    r = srv.client()
+    for i in range(6):
+        r.hset("h%d" % i, mapping={"f%d" % j: "v%d" % (i * j) for j in range(10)})
+    r.hset("big", mapping={"f%d" % j: j for j in range(600)})  # past 512 fields, a hashtable: loaded unpacked
+    digest = r.execute_command("DEBUG", "DIGEST")
+    r.save()
+    r = _shutdown_and_restart(srv, nosave=True)
+    assert r.execute_command("DEBUG", "DIGEST") == digest  # looks through packed values
+    assert r.type("h0") == b"hash" and r.object("encoding", "h0") == b"listpack"
+    assert r.object("encoding", "big") == b"hashtable"
+    assert r.hget("h1", "f3") == b"v3" and r.hlen("h1") == 10
+    assert r.hset("h2", "new", "x") == 1 and r.hlen("h2") == 11
+    assert r.copy("h3", "h3-copy") and r.hgetall("h3-copy") == r.hgetall("h3")
+    assert r.rename("h4", "h4-renamed") and r.hget("h4-renamed", "f2") == b"v8"
+    r.restore("h5-restored", 0, r.dump("h5"))
+    assert r.hgetall("h5-restored") == r.hgetall("h5")
+    assert b"serializedlength:" in r.execute_command("DEBUG", "OBJECT", "h0")
+    r.delete("h1")
+    r.bgsave()  # h0 was never modified: the child writes it back from its packed form
+    _bgsave_done(r)
+    digest = r.execute_command("DEBUG", "DIGEST")
+    r = _shutdown_and_restart(srv, nosave=True)
+    assert r.execute_command("DEBUG", "DIGEST") == digest
+    assert "index was incomplete" not in srv.log()

@@ -379,3 +379,24 @@ def test_refused_record_check_report(tmp_path, name):
     assert lines[-3:] == ["--- RDB ERROR DETECTED ---", "[offset %d] %s" % (e.value.offset, e.value.message),
                           "[additional info] 1 keys read before the error, file size %d bytes" % len(buf)]
     assert re.search(message, lines[-2].split("] ", 1)[1])
+
+
+def test_packed_hash_with_a_repeated_field_keeps_the_last_value():
+    """A plain hash that repeats a field is kept packed at load (as Redis
+    does not check a listpack's fields then); unpacking keeps the last value
+    and logs it."""
+    import logging  # noqa: PLC0415
+
+    from engine.types.hashes import PackedHash  # noqa: PLC0415
+
+    payload = b"".join(bytes((len(x),)) + x for x in (b"f", b"1", b"g", b"2", b"f", b"3"))
+    seen = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    log = logging.getLogger("holdfast")
+    log.addHandler(handler)
+    try:
+        assert PackedHash(3, payload).unpack() == {b"f": b"3", b"g": b"2"}
+    finally:
+        log.removeHandler(handler)
+    assert any("repeats a field" in m for m in seen)

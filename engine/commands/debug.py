@@ -24,7 +24,7 @@ import re
 import time
 
 from .. import digest, logsetup, resp
-from ..keyspace import VALUE_TYPES
+from ..keyspace import VALUE_TYPES, unpacked
 from ..memory_sink import MemorySink
 from ..util import parse_int
 from . import command
@@ -303,6 +303,7 @@ def _object(c, argv):
     v = db.data.get(key)  # like Redis: the stored value, even if logically expired
     if v is None:
         return resp.error(b"ERR no such key")
+    v = unpacked(v)
     srv = c.server
     now = getattr(srv, "lru_clock", int(time.time()))
     atime = getattr(db, "atime", None)

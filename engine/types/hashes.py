@@ -13,7 +13,8 @@ keeps the field's place, a delete closes the gap), so HGETALL/HKEYS/HSCAN
 of a small hash answer in Redis's order.
 """
 
-from ..keyspace import register_type
+from .. import logsetup
+from ..keyspace import register_lazy, register_type
 
 # Field names shared between small hashes. Hashes of one application tend to
 # have the same fields ("name", "email", ...): storing one bytes object per
@@ -81,3 +82,42 @@ def new_hash(pairs, config):
     if len(h) > config["hash-max-listpack-entries"] or too_long(config, h) or too_long(config, h.values()):
         return HashTable(h)
     return dict(zip(shared_fields(h), h.values(), strict=True))
+
+
+class PackedHash:
+    """A small hash as an RDB file held it, not unpacked yet: `n` fields and
+    values in `payload`, each a length byte under 64 then its bytes (the
+    plain RDB hash encoding). Loading keeps small hashes packed, so a start
+    does no Python work per field (Redis likewise keeps a listpack as it
+    read it); the first command that looks the key up unpacks it in place
+    (Keyspace.lookup/peek), DEBUG DIGEST and DEBUG OBJECT look through it,
+    and a snapshot writes the payload back as it came. Only hashes that
+    would be listpack-encoded are kept packed, so unpacking gives a dict."""
+
+    __slots__ = ("n", "payload")
+
+    def __init__(self, n, payload):
+        self.n = n
+        self.payload = payload
+
+    def __len__(self):
+        return self.n
+
+    def unpack(self):
+        buf = self.payload
+        items = []
+        append = items.append
+        p = 0
+        for _ in range(2 * self.n):
+            q = p + 1 + buf[p]
+            append(buf[p + 1:q])
+            p = q
+        fields = items[::2]
+        h = dict(zip(shared_fields(fields), items[1::2], strict=True))
+        if len(h) != self.n:  # Redis refuses such a file; it is found only now, so keep the last value
+            logsetup.warning("A hash loaded from the RDB file repeats a field: the last value was kept")
+        return h
+
+
+register_type(PackedHash, b"hash", lambda v: b"listpack", lambda v: v)  # immutable: COPY may share it
+register_lazy(PackedHash, PackedHash.unpack)
