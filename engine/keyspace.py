@@ -89,8 +89,9 @@ class Database:
             self.custom_keys.add(key)
 
 
-# Values marshal serializes as they are (exact classes: subclasses are not).
-PLAIN_CLASSES = frozenset((bytes, dict, set))
+# Values marshal serializes as they are (exact classes: subclasses are not);
+# a tuple is a packed hash (engine/types/hashes.py).
+PLAIN_CLASSES = frozenset((bytes, dict, set, tuple))
 
 
 class ValueType:

@@ -121,7 +121,7 @@ def _type_of(value):
         return TYPE_SET
     if cls is ZSet:
         return TYPE_ZSET_2
-    if cls is PackedHash:
+    if cls is PackedHash:  # (n, payload)
         return TYPE_HASH
     raise TypeError("no RDB encoding for %s" % cls.__name__)
 
@@ -132,12 +132,13 @@ def _append_value(out, t, value, compress):
     if t == TYPE_STRING:
         out.append(encode_string(value, compress))
         return
+    if value.__class__ is PackedHash:  # as it was read: already the plain encoding
+        out.append(encode_length(value[0]))
+        out.append(value[1])
+        return
     out.append(encode_length(len(value)))
     if t == TYPE_HASH:
-        if value.__class__ is PackedHash:
-            out.append(value.payload)  # as it was read: already the plain encoding
-        else:
-            _append_pairs(out, value, compress)
+        _append_pairs(out, value, compress)
     elif t == TYPE_ZSET_2:
         # Highest score first, as Redis writes a skiplist: its loader then
         # inserts each member at the head.

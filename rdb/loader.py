@@ -9,7 +9,7 @@ from collections import deque
 
 from engine import logsetup
 from engine.keyspace import LFU_INIT_VAL, Database
-from engine.types.hashes import PackedHash, new_hash
+from engine.types.hashes import new_hash
 from engine.types.sets import new_set
 from engine.types.zsets import new_zset
 
@@ -99,8 +99,7 @@ class KeyspaceLoader:
         data = db.data
         if key in data:
             raise RDBError(None, "duplicate key %r in database %d" % (key[:64], db.id))
-        data[key] = PackedHash(n, payload)
-        db.custom_keys.add(key)  # not a marshal-exact class: the snapshot child reads it itself
+        data[key] = (n, payload)  # a PackedHash
         self._seen += 1
         if not self._seen & 0xFFFF and self.progress is not None:
             self.progress(self._seen)
@@ -123,7 +122,7 @@ class KeyspaceLoader:
         if self.progress is not None and not self._seen & 0xFFFF:
             self.progress(self._seen)
         if kind == "packed-hash":
-            v = PackedHash(*value)
+            v = value  # (n, payload): a PackedHash
         else:
             v = value if kind == "string" else build_value(kind, value, self.config)
         if v is None:

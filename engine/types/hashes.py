@@ -84,40 +84,34 @@ def new_hash(pairs, config):
     return dict(zip(shared_fields(h), h.values(), strict=True))
 
 
-class PackedHash:
-    """A small hash as an RDB file held it, not unpacked yet: `n` fields and
-    values in `payload`, each a length byte under 64 then its bytes (the
-    plain RDB hash encoding). Loading keeps small hashes packed, so a start
-    does no Python work per field (Redis likewise keeps a listpack as it
-    read it); the first command that looks the key up unpacks it in place
-    (Keyspace.lookup/peek), DEBUG DIGEST and DEBUG OBJECT look through it,
-    and a snapshot writes the payload back as it came. Only hashes that
-    would be listpack-encoded are kept packed, so unpacking gives a dict."""
+# A small hash as an RDB file held it, not unpacked yet: the 2-tuple
+# (n, payload), `n` fields and values in `payload`, each a length byte under
+# 64 then its bytes (the plain RDB hash encoding). Loading keeps small hashes
+# packed, so a start does no Python work per field (Redis likewise keeps a
+# listpack as it read it); the first command that looks the key up unpacks
+# it in place (Keyspace.lookup/peek), DEBUG DIGEST and DEBUG OBJECT look
+# through it, and a snapshot writes the payload back as it came. Only hashes
+# a listpack would hold are kept packed, so unpacking gives a dict.
+# A tuple rather than a class of its own because marshal walks exact tuples:
+# a BGSAVE child reads packed hashes without copying a page of them
+# (rdb/private_view.py). No other value is ever a tuple.
+PackedHash = tuple
 
-    __slots__ = ("n", "payload")
 
-    def __init__(self, n, payload):
-        self.n = n
-        self.payload = payload
-
-    def __len__(self):
-        return self.n
-
-    def unpack(self):
-        buf = self.payload
-        items = []
-        append = items.append
-        p = 0
-        for _ in range(2 * self.n):
-            q = p + 1 + buf[p]
-            append(buf[p + 1:q])
-            p = q
-        fields = items[::2]
-        h = dict(zip(shared_fields(fields), items[1::2], strict=True))
-        if len(h) != self.n:  # Redis refuses such a file; it is found only now, so keep the last value
-            logsetup.warning("A hash loaded from the RDB file repeats a field: the last value was kept")
-        return h
+def unpack_hash(packed):
+    n, buf = packed
+    items = []
+    append = items.append
+    p = 0
+    for _ in range(2 * n):
+        q = p + 1 + buf[p]
+        append(buf[p + 1:q])
+        p = q
+    h = dict(zip(shared_fields(items[::2]), items[1::2], strict=True))
+    if len(h) != n:  # Redis refuses such a file; it is found only now, so keep the last value
+        logsetup.warning("A hash loaded from the RDB file repeats a field: the last value was kept")
+    return h
 
 
 register_type(PackedHash, b"hash", lambda v: b"listpack", lambda v: v)  # immutable: COPY may share it
-register_lazy(PackedHash, PackedHash.unpack)
+register_lazy(PackedHash, unpack_hash)
