@@ -246,8 +246,11 @@ def render_report(summary, env, meta):
                                                      "-" if lr is None else "%.2f" % lr, cow,
                                                      "yes" if met else "**no**"))
     lines += ["", "Holdfast's CoW counts the pages of the parent's memory that stopped being shared (pagemap);"
-              " redis-server reports its child's Private_Dirty. Raw samples: `results.json`; machine and versions:"
-              " `environment.json`.", ""]
+              " redis-server reports its child's Private_Dirty. Round 1 saves what the client wrote; later rounds"
+              " save a server restarted on the file, where Holdfast still holds small hashes packed as it loaded"
+              " them and writes them back as read (the [min-max] of hashes SAVE shows both; Redis likewise keeps"
+              " its listpacks as loaded). Raw samples: `results.json`; machine and versions: `environment.json`.",
+              ""]
     return "\n".join(lines)
 
 
