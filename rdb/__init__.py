@@ -9,7 +9,8 @@ Public face:
     Snapshots                     SAVE/BGSAVE/save points/INFO (snapshot.py)
     load_at_startup, load_buffer  loading a file (loader.py)
 
-Inside: format.py (numbers, CRC64, lengths), compact.py (ziplist,
+Inside: format.py (numbers, CRC64, lengths), reader.py (the bounds-checked
+cursor decoder.py reads with), compact.py (ziplist,
 listpack, intset, zipmap), private_view.py and cow.py (what a fork child
 reads and what it costs), checktool.py (holdfast-check-rdb).
 """

@@ -1,7 +1,7 @@
 """rdb.compact against the real thing: the compact blobs redis-server 7.0
 puts in DUMP payloads (listpack hashes and zsets, quicklist nodes, intsets
 of each width) decode to exactly what HGETALL / ZRANGE WITHSCORES / LRANGE /
-SMEMBERS answer. The payload framing is read with rdb.decoder's Reader."""
+SMEMBERS answer. The payload framing is read with rdb.reader.Reader."""
 
 import struct
 
@@ -10,7 +10,6 @@ from conftest import require_tool
 from servers import RealRedis
 
 from rdb.compact import intset_members, listpack_entries
-from rdb.decoder import Reader
 from rdb.format import (
     QUICKLIST_NODE_PACKED,
     TYPE_HASH_LISTPACK,
@@ -18,6 +17,7 @@ from rdb.format import (
     TYPE_SET_INTSET,
     TYPE_ZSET_LISTPACK,
 )
+from rdb.reader import Reader
 
 
 def d(v):

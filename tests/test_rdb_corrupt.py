@@ -34,9 +34,9 @@ from servers import Holdfast
 
 from engine.config import Config
 from rdb import RDBError, decode
-from rdb.decoder import Reader
 from rdb.format import crc64, encode_length
 from rdb.loader import KeyspaceLoader
+from rdb.reader import Reader
 
 START_TIMEOUT = 20
 OFFSET_RE = re.compile(r"Fatal error loading the DB: .*\(at byte offset (\d+)\)\. Exiting\.")
