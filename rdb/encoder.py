@@ -78,17 +78,19 @@ def encode_string(s, compress=True):
     return encode_length(n) + s
 
 
-# Collections whose elements are all under 64 bytes (nearly all of them)
-# are written raw, with no call per element: integer encoding and LZF are
-# a writer's option, not a reader's need. From the first longer element on,
-# the whole collection is written again with encode_string.
+# Collections whose elements are all 20 bytes or shorter (nearly all of
+# them) are written raw, with no call per element: LZF would not apply
+# (Redis compresses only longer strings), and integer encoding of short
+# numbers is a writer's option, not a reader's need. When an element is
+# longer, the whole collection is written again with encode_string.
+_RAW_LEN = _LEN1[:21]
 
 def _append_strings(out, items, compress):
     mark = len(out)
     append = out.append
     try:
         for x in items:
-            append(_LEN1[len(x)])
+            append(_RAW_LEN[len(x)])
             append(x)
     except IndexError:
         del out[mark:]
@@ -100,9 +102,9 @@ def _append_pairs(out, d, compress):
     append = out.append
     try:
         for f, v in d.items():
-            append(_LEN1[len(f)])
+            append(_RAW_LEN[len(f)])
             append(f)
-            append(_LEN1[len(v)])
+            append(_RAW_LEN[len(v)])
             append(v)
     except IndexError:
         del out[mark:]
