@@ -357,3 +357,19 @@ def test_small_hashes_loaded_packed_behave_as_hashes(holdfast_factory):
     r = _shutdown_and_restart(srv, nosave=True)
     assert r.execute_command("DEBUG", "DIGEST") == digest
     assert "index was incomplete" not in srv.log()
+
+
+def test_save_points_set_at_runtime(holdfast_factory):
+    srv = holdfast_factory()  # save "": no save points
+    r = srv.client()
+    r.set("a", 1)
+    time.sleep(1.2)
+    assert _persistence(r)["rdb_saves"] == 0
+    r.config_set("save", "1 1")
+    assert r.config_get("save") == {"save": "1 1"}
+    _wait(lambda: _persistence(r)["rdb_saves"] >= 1)
+    assert "1 changes in 1 seconds. Saving..." in srv.log()
+    r.config_set("save", "")
+    r.set("b", 2)
+    time.sleep(1.5)
+    assert _persistence(r)["rdb_saves"] == 1 and _persistence(r)["rdb_changes_since_last_save"] == 1
