@@ -1,1 +1,16 @@
-"""aof: filled by its own issue (see ARCHITECTURE.md)."""
+"""aof: the Redis 7 multi-part append-only file.
+
+Public face:
+    open_at_startup(server)   load the AOF (or create its first files) and
+                              start appending (loading.py); None refuses the start
+    AppendOnly                the write-stream consumer with the fsync policies
+                              (appendonly.py)
+
+Inside: manifest.py (the manifest's syntax and file names), stream.py
+(reading RESP command streams, torn tails and bad data told apart).
+"""
+
+from .appendonly import AppendOnly
+from .loading import open_at_startup
+
+__all__ = ["AppendOnly", "open_at_startup"]

@@ -69,10 +69,17 @@ def main(argv=None):
         return 1
     logsetup.notice("Running mode=standalone, port=%d.", cfg["port"])
     logsetup.notice("Server initialized")
-    from rdb.loader import load_at_startup  # noqa: PLC0415
+    if cfg["appendonly"]:  # the AOF wins over the RDB, as in Redis
+        from aof import open_at_startup  # noqa: PLC0415
 
-    if not load_at_startup(server):
-        return 1
+        server.aof = open_at_startup(server)
+        if server.aof is None:
+            return 1
+    else:
+        from rdb.loader import load_at_startup  # noqa: PLC0415
+
+        if not load_at_startup(server):
+            return 1
     return server.serve_forever()
 
 

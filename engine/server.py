@@ -69,6 +69,7 @@ class Server:
         self.exec_pending_multi = False  # inside EXEC, no write propagated yet
         self.exec_multi_emitted = False  # inside EXEC, MULTI already propagated
         self.memory_sink = None
+        self.aof = None  # the AppendOnly when appendonly is on (aof/)
         self.write_block_reason = None  # an error reply that refuses writes (MISCONF, ...)
         self.before_sleep_hooks = []
         self.cron_hooks = []
@@ -308,7 +309,7 @@ class Server:
             return
         if c.gated and self._gate(c, cmd, argv):
             return
-        if self.loading and "loading" not in cmd.flags:
+        if self.loading and "loading" not in cmd.flags and c.kind != "aof":
             self._reject(c, cmd, b"LOADING Holdfast is loading the dataset in memory")
             return
         if cmd.is_write and self.write_block_reason is not None:

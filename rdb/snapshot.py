@@ -14,6 +14,7 @@ import gc
 import os
 import signal
 import time
+import warnings
 
 from engine import logsetup
 from engine.config import VERSION
@@ -85,16 +86,16 @@ class Snapshots:
     def path(self):
         return self.config["dbfilename"]  # the server runs inside `dir`
 
-    def aux_fields(self):
+    def aux_fields(self, aof_base=False):
         srv = self.srv
         return [
             ("redis-ver", VERSION), ("redis-bits", 64), ("ctime", int(time.time())),
             ("used-mem", _used_memory()), ("repl-stream-db", 0),
             ("repl-id", getattr(srv, "replid", None) or srv.run_id),
-            ("repl-offset", getattr(srv, "master_repl_offset", 0)), ("aof-base", 0),
+            ("repl-offset", getattr(srv, "master_repl_offset", 0)), ("aof-base", 1 if aof_base else 0),
         ]
 
-    def write_file(self, path, views, progress=None):
+    def write_file(self, path, views, progress=None, aof_base=False):
         """Write a whole RDB to `path` from `views`, an iterable of (db,
         data, expires, custom) made one database at a time, fsynced.
         `progress(keys written so far)` runs every few thousand keys and
@@ -110,7 +111,7 @@ class Snapshots:
         try:
             with f:
                 w = ChecksumWriter(f, self.config["rdbchecksum"], autosync)
-                write_header(w, self.aux_fields(), compress)
+                write_header(w, self.aux_fields(aof_base), compress)
                 for db, data, expires, custom in views:
                     done = keys
                     db_progress = None if progress is None else (lambda n, done=done: progress(done + n))
@@ -139,7 +140,7 @@ class Snapshots:
             return lambda key: op + bytes((counter(db, key),))
         return None
 
-    def _live_views(self):
+    def live_views(self):
         """The live keyspace as write_file reads it (SAVE, in the main process)."""
         return ((db, db.data, db.expires, None) for db in self.srv.keyspace.dbs if db.data)
 
@@ -152,7 +153,7 @@ class Snapshots:
             return "ERR Background save already in progress"
         tmp = "temp-%d.rdb" % os.getpid()
         try:
-            self.write_file(tmp, self._live_views())
+            self.write_file(tmp, self.live_views())
             self._move_into_place(tmp)
         except SaveError as e:
             logsetup.warning("%s", e)
@@ -208,7 +209,12 @@ class Snapshots:
         r, w = os.pipe()
         t0 = time.perf_counter()
         try:
-            pid = os.fork()
+            with warnings.catch_warnings():
+                # Python 3.12+ warns when forking beside other threads. The
+                # only one is the AOF's fsync thread, which holds no lock the
+                # child needs: the child never touches the AOF.
+                warnings.filterwarnings("ignore", r"This process .* is multi-threaded", DeprecationWarning)
+                pid = os.fork()
         except OSError as e:
             os.close(r)
             os.close(w)

@@ -1,0 +1,236 @@
+"""The append-only file: a consumer of the one write stream (propagate)
+that writes it to the current incremental file of the multi-part AOF and
+makes it durable as `appendfsync` promises.
+
+    propagate() -> feed(): the AOF buffer
+    before_sleep -> flush(): one write of the whole buffer per event-loop
+        iteration, before any reply of that iteration is sent; then
+        always:   fsync now, so no reply goes out for a write not on disk
+                  (one fsync covers every write of the iteration: group
+                  commit); a failed write or fsync is fatal, as in Redis;
+        everysec: the fsync thread syncs about once a second; when it is
+                  still busy, the write waits up to 2 s, then goes ahead and
+                  counts aof_delayed_fsync;
+        no:       the kernel decides.
+
+A write that fails under everysec/no (disk full) keeps the data in the
+buffer, refuses writes with -MISCONF and retries each iteration, until the
+disk takes it again (INFO aof_last_write_status).
+
+At start (`open_at_startup`) the AOF wins over the RDB: the manifest's
+base and incremental files are loaded (aof/loading.py), or a first base
+and incremental file are created, as Redis 7 does.
+"""
+
+import errno
+import os
+import threading
+import time
+
+from engine import logsetup
+
+from . import manifest as mf
+
+MISCONF = (b"MISCONF Errors writing to the AOF file: %s")
+DELAY_LIMIT_S = 2.0  # how long a write may wait for a busy fsync (everysec)
+
+
+class AppendOnly:
+    """The AOF of a running server (a propagation target)."""
+
+    replication = False  # replication-only writes (PUBLISH) stay out of the AOF
+
+    def __init__(self, server):
+        self.srv = server
+        self.config = server.config
+        self.dir = self.config["appenddirname"]
+        self.name = self.config["appendfilename"]
+        self.db = -1
+        self.buf = []
+        self.buf_bytes = 0
+        self.fd = None
+        self.manifest = None
+        self.current_size = 0
+        self.base_size = 0
+        self.last_write_ok = True
+        self.last_write_error = ""
+        self.delayed_fsync = 0
+        self.postponed_since = None
+        self._fsync_lock = threading.Lock()  # held by the thread while it fsyncs
+        self._fsync_wanted = threading.Event()
+        self._fsync_thread = None
+        self._stopping = False
+        server.info_providers.setdefault("persistence", []).append(self.info)
+
+    # -- the write stream ---------------------------------------------------------------
+
+    def feed(self, data):
+        self.buf.append(data)
+        self.buf_bytes += len(data)
+
+    def flush(self, force=False):
+        """before_sleep: write the buffer, then fsync as the policy says
+        (`force`: no postponing, at shutdown)."""
+        if not self.buf or self.fd is None:
+            return
+        policy = self.config["appendfsync"]
+        if policy == "everysec" and not force and self._fsync_lock.locked():
+            # The previous fsync is still running: a write now would block
+            # behind it. Postpone up to DELAY_LIMIT_S, as Redis does.
+            now = time.monotonic()
+            if self.postponed_since is None:
+                self.postponed_since = now
+                return
+            if now - self.postponed_since < DELAY_LIMIT_S:
+                return
+            self.delayed_fsync += 1
+            logsetup.notice("Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer "
+                            "without waiting for fsync to complete, this may slow down Holdfast.")
+        self.postponed_since = None
+        data = b"".join(self.buf)
+        try:
+            _write_all(self.fd, data)
+        except OSError as e:
+            self._write_failed(e, policy)
+            return
+        self.buf = []
+        self.buf_bytes = 0
+        self.current_size += len(data)
+        if not self.last_write_ok:
+            logsetup.warning("AOF write error looks solved, Holdfast can write again.")
+            self.last_write_ok = True
+            self._update_write_block()
+        if policy == "always":
+            try:
+                os.fsync(self.fd)
+            except OSError as e:
+                _fatal("Can't persist AOF for fsync error when the AOF fsync policy is 'always': %s. Exiting..."
+                       % e.strerror)
+        elif policy == "everysec":
+            self._fsync_wanted.set()
+
+    def _write_failed(self, e, policy):
+        if policy == "always":
+            _fatal("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...")
+        # Nothing partial may stay behind: cut the file back to what it held
+        # before this write, and keep the data buffered for the next try.
+        try:
+            os.ftruncate(self.fd, self.current_size)
+        except OSError:
+            pass
+        if self.last_write_ok:
+            logsetup.warning("Error writing to the AOF file: %s", e.strerror or e)
+        self.last_write_ok = False
+        self.last_write_error = e.strerror or str(e)
+        self._update_write_block()
+
+    def _update_write_block(self):
+        srv = self.srv
+        if not self.last_write_ok:
+            srv.write_block_reason = MISCONF % self.last_write_error.encode()
+        elif srv.write_block_reason is not None and srv.write_block_reason.startswith(b"MISCONF Errors writing"):
+            srv.write_block_reason = None
+
+    def _fsync_loop(self):
+        """The everysec fsync thread: at most one fsync a second, only after a
+        write. It touches nothing but the file descriptor."""
+        while not self._stopping:
+            self._fsync_wanted.wait()
+            if self._stopping:
+                return
+            self._fsync_wanted.clear()
+            with self._fsync_lock:
+                fd = self.fd
+                if fd is not None:
+                    try:
+                        os.fsync(fd)
+                    except OSError as e:
+                        logsetup.warning("Error fsyncing the AOF file: %s", e.strerror)
+            time.sleep(1.0)
+
+    # -- opening and closing ------------------------------------------------------------------
+
+    def incr_path(self, f):
+        return os.path.join(self.dir, f.name)
+
+    def open_incr(self, f):
+        """Append to the incremental file `f` from now on."""
+        path = self.incr_path(f)
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.current_size = os.fstat(self.fd).st_size
+        self.db = -1  # the next write starts with a SELECT, as a new Redis incr file does
+        srv = self.srv
+        srv.add_propagation_target(self)
+        srv.before_sleep_hooks.append(self.flush)
+        srv.shutdown_hooks.append(self.on_shutdown)
+        if self._fsync_thread is None:
+            self._fsync_thread = threading.Thread(target=self._fsync_loop, name="aof-fsync", daemon=True)
+            self._fsync_thread.start()
+
+    def create_first_files(self):
+        """No AOF yet: a base holding the current dataset (RDB form when
+        aof-use-rdb-preamble, else empty AOF form) and an empty incremental
+        file, then the manifest (Redis 7's first start with appendonly)."""
+        os.makedirs(self.dir, exist_ok=True)
+        rdb = self.config["aof-use-rdb-preamble"]
+        base = mf.AofFile(mf.base_name(self.name, 1, rdb), 1, mf.BASE)
+        incr = mf.AofFile(mf.incr_name(self.name, 1), 1, mf.INCR)
+        base_path = os.path.join(self.dir, base.name)
+        if rdb:
+            self.srv.snapshots.write_file(base_path, self.srv.snapshots.live_views(), aof_base=True)
+        else:
+            with open(base_path, "wb") as f:
+                os.fsync(f.fileno())
+        logsetup.notice("Creating AOF base file %s on server start", base.name)
+        with open(self.incr_path(incr), "wb") as f:
+            os.fsync(f.fileno())
+        logsetup.notice("Creating AOF incr file %s on server start", incr.name)
+        self.manifest = mf.Manifest([base, incr])
+        mf.write(self.dir, self.name, self.manifest)
+        self.base_size = os.path.getsize(base_path)
+        self.open_incr(incr)
+
+    def on_shutdown(self, flags):
+        """Write what is buffered and make it durable before the exit."""
+        self.flush(force=True)
+        if self.fd is not None:
+            try:
+                os.fsync(self.fd)
+            except OSError as e:
+                logsetup.warning("Error fsyncing the AOF on shutdown: %s", e.strerror)
+        self._stopping = True
+        self._fsync_wanted.set()
+        if self.buf:
+            return "the AOF buffer could not be written"
+        return None
+
+    # -- INFO ------------------------------------------------------------------------------
+
+    def info(self, srv):
+        return [
+            ("aof_enabled", 1),
+            ("aof_last_write_status", "ok" if self.last_write_ok else "err"),
+            ("aof_current_size", self.current_size + self.base_size),
+            ("aof_base_size", self.base_size),
+            ("aof_pending_rewrite", 0),
+            ("aof_buffer_length", self.buf_bytes),
+            ("aof_pending_bio_fsync", 1 if self._fsync_lock.locked() else 0),
+            ("aof_delayed_fsync", self.delayed_fsync),
+        ]
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except InterruptedError:
+            continue
+        if n == 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[n:]
+
+
+def _fatal(msg):
+    logsetup.warning(msg)
+    os._exit(1)

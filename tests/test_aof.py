@@ -1,0 +1,263 @@
+"""The append-only file on real processes: the Redis 7 multi-part layout
+(manifest, base, incremental file) created on first start, every write
+appended before its reply under each fsync policy, the AOF winning over the
+RDB at start, torn tails cut off (or refused with aof-load-truncated no),
+bad data in the middle refused with the offset, an unfinished MULTI
+reverted, a full disk turning writes into -MISCONF under everysec, and
+AOF directories moving between Holdfast and redis-server 7.0 both ways."""
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+import redis
+from conftest import require_tool
+from rdb_dataset import assert_same, contents, fill
+
+DIR = "appendonlydir"
+MANIFEST = "appendonly.aof.manifest"
+INCR = "appendonly.aof.1.incr.aof"
+
+
+def _aof(srv, name=INCR):
+    return os.path.join(srv.workdir, DIR, name)
+
+
+def _exits(srv, timeout=20):
+    """Start a server that must refuse to start; its exit status and log."""
+    srv.start(wait=False)
+    try:
+        rc = srv.proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        srv.proc.kill()
+        raise AssertionError("the server started instead of refusing:\n" + srv.log()) from None
+    return rc, srv.log()
+
+
+def test_first_start_creates_the_redis7_layout(holdfast_factory):
+    srv = holdfast_factory("--appendonly", "yes", "--appendfsync", "always")  # written before each reply
+    with open(_aof(srv, MANIFEST)) as f:
+        assert f.read() == ("file appendonly.aof.1.base.rdb seq 1 type b\n"
+                            "file appendonly.aof.1.incr.aof seq 1 type i\n")
+    r = srv.client()
+    r.execute_command("set", "a", "1")
+    r.execute_command("rpush", "l", "x")
+    with open(_aof(srv), "rb") as f:
+        assert f.read() == (b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nset\r\n$1\r\na\r\n$1\r\n1\r\n"
+                            b"*3\r\n$5\r\nrpush\r\n$1\r\nl\r\n$1\r\nx\r\n")
+    info = r.info("persistence")
+    assert info["aof_enabled"] == 1 and info["aof_last_write_status"] == "ok"
+    assert info["aof_base_size"] > 0 and info["aof_current_size"] > info["aof_base_size"]
+    assert "Creating AOF base file appendonly.aof.1.base.rdb on server start" in srv.log()
+
+
+@pytest.mark.parametrize("policy", ["always", "everysec", "no"])
+def test_acknowledged_writes_survive_a_kill(holdfast_factory, policy):
+    """kill -9 after the replies: the kernel keeps what was written, so
+    every acknowledged write must be in the file. always and no write before
+    each reply; everysec may hold a write back for up to 2 s while an fsync
+    is running (as Redis does), so it gets those 2 s before the kill."""
+    srv = holdfast_factory("--appendonly", "yes", "--appendfsync", policy)
+    r = srv.client()
+    p = r.pipeline(transaction=False)
+    for i in range(500):
+        p.set("k%d" % i, i)
+    p.incrbyfloat("f", 1.5)
+    p.hset("h", mapping={"a": 1, "b": 2})
+    p.expire("k0", 1000)
+    p.execute()
+    if policy == "everysec":
+        time.sleep(2.5)
+    srv.kill()
+    srv.start()
+    r = srv.client()
+    assert r.dbsize() == 502 and r.get("k499") == b"499" and r.get("f") == b"1.5"
+    assert 0 < r.ttl("k0") <= 1000
+
+
+def test_aof_wins_over_the_rdb(holdfast_factory):
+    srv = holdfast_factory("--appendonly", "yes")
+    r = srv.client()
+    r.set("in-aof", "yes")
+    srv.stop()
+    other = holdfast_factory(workdir=srv.workdir)  # appendonly no: writes dump.rdb over there
+    other.client().set("in-rdb-only", "x")
+    other.client().save()
+    other.stop()
+    srv.start()
+    r = srv.client()
+    assert r.get("in-aof") == b"yes" and r.get("in-rdb-only") is None
+
+
+def test_base_in_aof_form(holdfast_factory):
+    srv = holdfast_factory("--appendonly", "yes", "--aof-use-rdb-preamble", "no")
+    assert os.path.exists(_aof(srv, "appendonly.aof.1.base.aof"))
+    srv.client().set("k", "v")
+    srv.stop()
+    srv.start()
+    assert srv.client().get("k") == b"v"
+
+
+def test_torn_tail_is_cut_off(holdfast_factory):
+    srv = holdfast_factory("--appendonly", "yes")
+    r = srv.client()
+    r.set("good", "1")
+    srv.stop()
+    with open(_aof(srv), "ab") as f:
+        f.write(b"*3\r\n$3\r\nset\r\n$4\r\ntorn")  # a command the crash cut short
+    size_with_tail = os.path.getsize(_aof(srv))
+    srv.start()
+    r = srv.client()
+    assert r.get("good") == b"1" and r.dbsize() == 1
+    log = srv.log()
+    assert "!!! Warning: short read while loading the AOF file appendonly.aof.1.incr.aof!!!" in log
+    assert "loaded anyway because aof-load-truncated is enabled" in log
+    assert os.path.getsize(_aof(srv)) < size_with_tail
+    r.set("after", "2")  # appends go on from a clean end
+    srv.stop()
+    require_tool("redis-check-aof")
+    check = subprocess.run(["redis-check-aof", _aof(srv, MANIFEST)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    srv.start()
+    assert srv.client().get("after") == b"2"
+
+
+def test_torn_tail_refused_without_aof_load_truncated(holdfast_factory):
+    srv = holdfast_factory("--appendonly", "yes", "--aof-load-truncated", "no")
+    srv.client().set("good", "1")
+    srv.stop()
+    with open(_aof(srv), "ab") as f:
+        f.write(b"*2\r\n$3\r\nGET")
+    rc, log = _exits(srv)
+    assert rc == 1 and "Unexpected end of file reading the append only file appendonly.aof.1.incr.aof" in log
+    assert "aof-load-truncated" in log
+
+
+def test_bad_data_in_the_middle_is_refused(holdfast_factory):
+    srv = holdfast_factory("--appendonly", "yes")
+    r = srv.client()
+    r.set("a", "1")
+    r.set("b", "2")
+    srv.stop()
+    with open(_aof(srv), "rb") as f:
+        data = f.read()
+    at = data.index(b"$1\r\nb")
+    with open(_aof(srv), "wb") as f:
+        f.write(data[:at] + b"!" + data[at + 1:])
+    rc, log = _exits(srv)
+    assert rc == 1 and "Bad file format reading the append only file appendonly.aof.1.incr.aof at offset %d" % at \
+        in log
+    assert "redis-check-aof --fix" in log and "Traceback" not in log
+
+
+def test_unfinished_multi_is_reverted(holdfast_factory):
+    srv = holdfast_factory("--appendonly", "yes")
+    r = srv.client()
+    r.set("before", "1")
+    p = r.pipeline(transaction=True)
+    p.set("in-tx", "1")
+    p.execute()
+    srv.stop()
+    with open(_aof(srv), "rb") as f:
+        data = f.read()
+    cut = data.upper().rindex(b"*1\r\n$4\r\nEXEC\r\n")  # the EXEC never reached the disk
+    with open(_aof(srv), "wb") as f:
+        f.write(data[:cut])
+    srv.start()
+    r = srv.client()
+    assert r.get("before") == b"1" and r.get("in-tx") is None
+    assert "Revert incomplete MULTI/EXEC transaction in AOF file" in srv.log()
+
+
+def test_full_disk_under_everysec(holdfast_factory, tmp_path):
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True)
+    if done.returncode != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("cannot mount a tmpfs: %s" % done.stderr)
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        srv = holdfast_factory("--appendonly", "yes", "--appendfsync", "everysec", workdir=mnt)
+        r = srv.client()
+        ballast = mnt / "ballast"
+        ballast.write_bytes(b"\0" * (1024 * 1024 - 64 * 1024))
+        big = "x" * 100_000
+        with pytest.raises(redis.ResponseError, match="^MISCONF Errors writing to the AOF file: No space left"):
+            for i in range(20):
+                r.set("big%d" % i, big)
+        assert r.info("persistence")["aof_last_write_status"] == "err"
+        assert r.get("big0") == big.encode()  # reads go on
+        ballast.unlink()
+        deadline = time.time() + 10
+        while r.info("persistence")["aof_last_write_status"] != "ok":
+            assert time.time() < deadline, "the AOF did not recover"
+            time.sleep(0.05)
+        r.set("after", "ok")
+        acked = r.dbsize()
+        time.sleep(2.5)  # everysec: a write may wait up to 2 s behind a running fsync
+        srv.kill()
+        srv.start()
+        assert srv.client().dbsize() == acked and srv.client().get("after") == b"ok"
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+@pytest.mark.interop
+def test_holdfast_aof_loads_in_redis(holdfast_factory, redis_factory, tmp_path):
+    require_tool("redis-check-aof")
+    hf = holdfast_factory("--appendonly", "yes")
+    fill(hf)
+    want = contents(hf)
+    hf.stop()
+    check = subprocess.run(["redis-check-aof", _aof(hf, MANIFEST)], capture_output=True, text=True)
+    assert check.returncode == 0 and "All AOF files and manifest are valid" in check.stdout, check.stdout
+    rs = redis_factory("--appendonly", "yes", workdir=hf.workdir)
+    assert_same(want, contents(rs))
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("preamble", ["yes", "no"])
+def test_redis_aof_loads_in_holdfast(holdfast_factory, redis_factory, preamble):
+    rs = redis_factory("--appendonly", "yes", "--aof-use-rdb-preamble", preamble)
+    fill(rs)
+    want = contents(rs)
+    os.kill(rs.proc.pid, signal.SIGKILL)  # as after a crash: Redis's incr file as it stands
+    rs.proc.wait(10)
+    hf = holdfast_factory("--appendonly", "yes", workdir=rs.workdir)
+    assert_same(want, contents(hf))
+
+
+def test_manifest_syntax():
+    from aof import manifest as mf  # noqa: PLC0415
+
+    m = mf.parse("# a comment\nfile appendonly.aof.1.base.rdb seq 1 type b\n"
+                 "file appendonly.aof.1.incr.aof seq 1 type i\nfile \"with space.aof\" seq 2 type i\n"
+                 "file old.aof seq 1 type h\n")
+    assert m.base.name == "appendonly.aof.1.base.rdb"
+    assert [f.name for f in m.incrs] == ["appendonly.aof.1.incr.aof", "with space.aof"]
+    assert mf.parse(m.format()).format() == m.format()
+    assert 'file "with space.aof" seq 2 type i\n' in m.format()
+    for bad, why in [("file a seq 1 type b\nfile b seq 2 type b\n", "duplicate base"),
+                     ("file a seq 2 type i\nfile b seq 1 type i\n", "non-monotonic"),
+                     ("file a seq x type i\n", "bad type or seq"), ("file a seq 1 type\n", "odd number"),
+                     ("file a seq 1\n", "needs file, seq and type"),
+                     ('file "a seq 1 type i\n', "unbalanced")]:
+        with pytest.raises(mf.ManifestError, match=why):
+            mf.parse(bad)
+
+
+def test_command_stream_skips_annotations():
+    from aof.stream import AofCorrupt, AofTruncated, commands  # noqa: PLC0415
+
+    data = b"#TS:1700000000\r\n*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n#holdfast crc32c=1234\r\n*1\r\n$4\r\nPING\r\n"
+    assert [argv for argv, _ in commands(data)] == [[b"DEL", b"k"], [b"PING"]]
+    with pytest.raises(AofTruncated) as e:
+        list(commands(data + b"*1\r\n$4\r\nPI"))
+    assert e.value.good_until == len(data)
+    with pytest.raises(AofCorrupt, match="expected '\\*'"):
+        list(commands(data + b"+OK\r\n"))
+    with pytest.raises(AofCorrupt, match="out of range"):
+        list(commands(b"*99999999999\r\n"))
