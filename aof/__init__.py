@@ -5,12 +5,13 @@ Public face:
                               start appending (loading.py); None refuses the start
     AppendOnly                the write-stream consumer with the fsync policies
                               (appendonly.py)
+    switch(server, on)        CONFIG SET appendonly yes|no at runtime
 
 Inside: manifest.py (the manifest's syntax and file names), stream.py
 (reading RESP command streams, torn tails and bad data told apart).
 """
 
-from .appendonly import AppendOnly
+from .appendonly import AppendOnly, switch
 from .loading import open_at_startup
 
-__all__ = ["AppendOnly", "open_at_startup"]
+__all__ = ["AppendOnly", "open_at_startup", "switch"]

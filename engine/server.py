@@ -13,7 +13,7 @@ import time
 
 from . import logsetup, monitor, resp
 from .blocking import Blocking
-from .commands import load_all
+from .command_tables import command_tables
 from .eventloop import EventLoop
 from .keyspace import Keyspace
 from .pubsub import PubSub
@@ -23,19 +23,7 @@ from .stats import Stats
 _NO_AUTH_COMMANDS = {b"auth", b"hello", b"quit", b"reset"}
 _MULTI_PASSTHROUGH = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
 
-# Commands that may change the calling client's state (authentication,
-# protocol, MULTI, subscriptions, reply mode, blocking, closing) never take
-# the hot path: run_batch re-reads that state only after slow-path calls.
-_STATE_CHANGING_FLAGS = {"noscript", "admin", "blocking", "pubsub", "no_auth", "no-auth"}
-_STATE_CHANGING_NAMES = {b"auth", b"hello", b"client", b"config", b"quit", b"reset", b"multi", b"exec",
-                         b"discard", b"watch", b"unwatch", b"monitor", b"shutdown", b"debug", b"wait",
-                         b"psync", b"sync", b"replconf", b"replicaof", b"slaveof", b"failover"}
 _NO_FAST_COMMANDS = {}
-
-
-def _hot_path_ok(cmd):
-    return (cmd.name not in _STATE_CHANGING_NAMES and not cmd.subcommands
-            and not _STATE_CHANGING_FLAGS.intersection(cmd.flags))
 _PUBSUB_RESP2_ALLOWED = {b"subscribe", b"ssubscribe", b"unsubscribe", b"sunsubscribe", b"psubscribe",
                          b"punsubscribe", b"ping", b"quit", b"reset"}
 
@@ -91,31 +79,12 @@ class Server:
         from rdb.snapshot import Snapshots  # noqa: PLC0415 - rdb builds on the engine's modules
 
         self.snapshots = Snapshots(self)
+        config.on_change("appendonly", self._appendonly_changed)
 
     # -- command table ------------------------------------------------------------
 
     def _build_command_table(self):
-        table = load_all()
-        renamed = self.config.renamed_commands
-        cmds = {}
-        for name, cmd in table.items():
-            new = renamed.get(name, name)
-            if not new:
-                continue  # renamed to "" disables the command
-            cmds[new.lower()] = cmd
-            cmds[new.upper()] = cmd
-        self.commands = cmds
-        # The hot path's tables: name -> (cmd, handler, min argc, max argc),
-        # only for commands that cannot change the calling client's state
-        # (gating, blocking, closing), so run_batch need not re-check it
-        # after each one. `fast_read_only` serves while writes are refused.
-        fast = {}
-        for name, cmd in cmds.items():
-            if _hot_path_ok(cmd):
-                lo, hi = (cmd.arity, cmd.arity) if cmd.arity >= 0 else (-cmd.arity, 1 << 62)
-                fast[name] = (cmd, cmd.handler, lo, hi)
-        self.fast_commands = fast
-        self.fast_read_only = {n: e for n, e in fast.items() if not e[0].is_write}
+        self.commands, self.fast_commands, self.fast_read_only = command_tables(self.config.renamed_commands)
 
     def lookup_command(self, name):
         cmd = self.commands.get(name)
@@ -333,6 +302,12 @@ class Server:
             self.slowlog.add(c, argv, dur // 1000, self.config["slowlog-max-len"])
         if self.monitors:
             self.feed_monitors(c, argv, cmd)
+
+    def _appendonly_changed(self, _old, new):
+        """CONFIG SET appendonly (at start the AOF is opened by main)."""
+        from aof import switch  # noqa: PLC0415 - aof builds on the engine
+
+        switch(self, new)
 
     def _set_slowlog_threshold(self, _old=None, new=None):
         v = self.config["slowlog-log-slower-than"] if new is None else new

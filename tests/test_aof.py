@@ -261,3 +261,29 @@ def test_command_stream_skips_annotations():
         list(commands(data + b"+OK\r\n"))
     with pytest.raises(AofCorrupt, match="out of range"):
         list(commands(b"*99999999999\r\n"))
+
+
+def test_config_set_appendonly_at_runtime(holdfast_factory):
+    srv = holdfast_factory()  # appendonly no
+    r = srv.client()
+    r.set("before", "1")
+    r.config_set("appendonly", "yes")  # a base holding the dataset now, and an incr file
+    assert r.info("persistence")["aof_enabled"] == 1
+    r.set("during", "2")
+    r.config_set("appendfsync", "always")
+    r.set("during2", "3")
+    r.config_set("appendonly", "no")
+    r.set("after", "4")  # not in the AOF any more
+    assert r.info("persistence")["aof_enabled"] == 0
+    srv.stop()
+    srv.args += ["--appendonly", "yes"]
+    srv.start()
+    r = srv.client()
+    assert (r.get("before"), r.get("during"), r.get("during2"), r.get("after")) == (b"1", b"2", b"3", None)
+    r.config_set("appendonly", "no")
+    r.config_set("appendonly", "yes")  # again: a fresh base and incr, the old files removed
+    with open(_aof(srv, MANIFEST)) as f:
+        assert f.read() == ("file appendonly.aof.2.base.rdb seq 2 type b\n"
+                            "file appendonly.aof.2.incr.aof seq 2 type i\n")
+    assert sorted(os.listdir(os.path.join(srv.workdir, DIR))) == [
+        "appendonly.aof.2.base.rdb", "appendonly.aof.2.incr.aof", MANIFEST]
