@@ -7,7 +7,8 @@ Public face:
                               (appendonly.py)
     switch(server, on)        CONFIG SET appendonly yes|no at runtime
 
-Inside: manifest.py (the manifest's syntax and file names), stream.py
+Inside: manifest.py (the manifest's syntax and file names), rewrite.py
+(BGREWRITEAOF through the snapshot child of rdb/), stream.py
 (reading RESP command streams, torn tails and bad data told apart).
 """
 

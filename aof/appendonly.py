@@ -30,6 +30,7 @@ import time
 from engine import logsetup
 
 from . import manifest as mf
+from .rewrite import Rewriter
 
 MISCONF = (b"MISCONF Errors writing to the AOF file: %s")
 DELAY_LIMIT_S = 2.0  # how long a write may wait for a busy fsync (everysec)
@@ -50,7 +51,8 @@ class AppendOnly:
         self.buf_bytes = 0
         self.fd = None
         self.manifest = None
-        self.current_size = 0
+        self.current_size = 0  # of the incr file being appended to
+        self.older_incrs_size = 0  # incr files before it, still in the manifest (a rewrite is pending)
         self.base_size = 0
         self.last_write_ok = True
         self.last_write_error = ""
@@ -61,6 +63,7 @@ class AppendOnly:
         self._fsync_thread = None
         self._stopping = False
         server.info_providers.setdefault("persistence", []).append(self.info)
+        self.rewriter = Rewriter(server, self)
 
     # -- the write stream ---------------------------------------------------------------
 
@@ -153,12 +156,24 @@ class AppendOnly:
     def incr_path(self, f):
         return os.path.join(self.dir, f.name)
 
-    def open_incr(self, f):
-        """Append to the incremental file `f` from now on."""
-        path = self.incr_path(f)
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    def _open_file(self, f):
+        self.fd = os.open(self.incr_path(f), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self.current_size = os.fstat(self.fd).st_size
         self.db = -1  # the next write starts with a SELECT, as a new Redis incr file does
+
+    def switch_to(self, f):
+        """Go on in the new incremental file `f` (a rewrite started): the
+        current one is written out, synced and closed first."""
+        self.flush(force=True)
+        with self._fsync_lock:
+            os.fsync(self.fd)
+            os.close(self.fd)
+            self.older_incrs_size += self.current_size
+            self._open_file(f)
+
+    def open_incr(self, f):
+        """Append to the incremental file `f` from now on."""
+        self._open_file(f)
         srv = self.srv
         srv.add_propagation_target(self)
         srv.before_sleep_hooks.append(self.flush)
@@ -228,15 +243,19 @@ class AppendOnly:
     def stop(self):
         """appendonly turned off at runtime: write and sync what is buffered,
         then stop appending (the files stay, as in Redis)."""
-        self.on_shutdown(())
         srv = self.srv
+        if self.rewriter.in_progress:
+            logsetup.notice("Killing running AOF rewrite child: %d", srv.snapshots.child_pid)
+            srv.snapshots.kill_child()
+        self.on_shutdown(())
         srv.remove_propagation_target(self)
         for hooks, fn in ((srv.before_sleep_hooks, self.flush), (srv.shutdown_hooks, self.on_shutdown)):
             if fn in hooks:
                 hooks.remove(fn)
         providers = srv.info_providers.get("persistence", [])
-        if self.info in providers:
-            providers.remove(self.info)
+        for fn in (self.info, self.rewriter.info):
+            if fn in providers:
+                providers.remove(fn)
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
@@ -262,7 +281,7 @@ class AppendOnly:
         return [
             ("aof_enabled", 1),
             ("aof_last_write_status", "ok" if self.last_write_ok else "err"),
-            ("aof_current_size", self.current_size + self.base_size),
+            ("aof_current_size", self.base_size + self.older_incrs_size + self.current_size),
             ("aof_base_size", self.base_size),
             ("aof_pending_rewrite", 0),
             ("aof_buffer_length", self.buf_bytes),
@@ -297,8 +316,9 @@ def switch(server, on):
             aof.start_fresh()
         except OSError as e:
             providers = server.info_providers.get("persistence", [])
-            if aof.info in providers:
-                providers.remove(aof.info)
+            for fn in (aof.info, aof.rewriter.info):
+                if fn in providers:
+                    providers.remove(fn)
             from engine.config import ConfigError  # noqa: PLC0415 - only this path needs it
 
             raise ConfigError("Unable to turn on AOF: %s" % (e.strerror or e)) from None

@@ -51,7 +51,10 @@ class Snapshots:
         self.srv = server
         self.config = server.config
         self.child_pid = None
-        self.child_kind = None  # "rdb" (the only kind until the AOF rewrite forks too)
+        self.child_kind = None  # "rdb" (BGSAVE) or "aof" (BGREWRITEAOF): one child at a time
+        self.child_tmp = None  # the file it writes
+        self.child_done = None  # fn(ok, tmp, (keys, cow bytes) or None), called from the cron
+        self.after_child = []  # forks queued while another child runs (BGREWRITEAOF); run from the cron
         self.child_pipe = None
         self.child_report = b""  # what the child wrote on its pipe, not yet parsed
         self.child_keys_total = self.child_keys_done = 0
@@ -203,9 +206,23 @@ class Snapshots:
         return True, "Background saving started"
 
     def start_bgsave(self):
-        """Fork the child. None on success, else the error (logged)."""
-        srv = self.srv
+        """Fork the BGSAVE child. None on success, else the error (logged)."""
         self.last_bgsave_try = time.time()
+        err = self.fork_child("rdb", "temp-%d.rdb", self._bgsave_done)
+        if err is not None:
+            self.last_bgsave_ok = False
+            self.update_write_block()
+            logsetup.warning("Can't save in background: fork: %s", err)
+            return "Can't save in background: fork: %s" % err
+        logsetup.notice("Background saving started by pid %d", self.child_pid)
+        return None
+
+    def fork_child(self, kind, tmp_pattern, on_done):
+        """Fork a child that writes an RDB of the keyspace to `tmp_pattern %
+        its pid` ("rdb": a snapshot; "aof": the base of an AOF rewrite,
+        aof/rewrite.py). When it ends, the cron calls on_done(ok, tmp path,
+        report) with report = (keys, cow bytes). None, or the fork error."""
+        srv = self.srv
         r, w = os.pipe()
         t0 = time.perf_counter()
         try:
@@ -218,19 +235,18 @@ class Snapshots:
         except OSError as e:
             os.close(r)
             os.close(w)
-            self.last_bgsave_ok = False
-            self.update_write_block()
-            logsetup.warning("Can't save in background: fork: %s", e.strerror)
-            return "Can't save in background: fork: %s" % e.strerror
+            return e.strerror
         if pid == 0:
             os.close(r)
-            self._child_main(w)  # never returns
+            self._child_main(w, tmp_pattern % os.getpid(), kind)  # never returns
         self.latest_fork_usec = int((time.perf_counter() - t0) * 1e6)
         self.total_forks += 1
         os.close(w)
         os.set_blocking(r, False)
         self.child_pid = pid
-        self.child_kind = "rdb"
+        self.child_kind = kind
+        self.child_tmp = tmp_pattern % pid
+        self.child_done = on_done
         self.child_pipe = r
         self.child_report = b""
         self.child_keys_total = sum(len(db.data) for db in srv.keyspace.dbs)
@@ -238,13 +254,12 @@ class Snapshots:
         self.child_cow_at = 0.0
         self.child_started = time.time()
         self._dirty_at_start = srv.dirty
-        logsetup.notice("Background saving started by pid %d", pid)
         return None
 
-    def _child_main(self, report_fd):
-        """The fork child: write the snapshot from private views of the
-        keyspace, report, and leave with os._exit (no atexit, no flushing of
-        the parent's buffers)."""
+    def _child_main(self, report_fd, tmp, kind):
+        """The fork child: write the snapshot (or AOF base) to `tmp` from
+        private views of the keyspace, report, and leave with os._exit (no
+        atexit, no flushing of the parent's buffers)."""
         status = 1
         try:
             gc.disable()  # a collection would write to every tracked object's header
@@ -262,14 +277,15 @@ class Snapshots:
                             fell_back.append(db.id)
                         yield db, data, expires, custom
 
-            tmp = "temp-%d.rdb" % os.getpid()
-            keys = self.write_file(tmp, views(), progress=reporter.progress)
+            keys = self.write_file(tmp, views(), progress=reporter.progress, aof_base=kind == "aof")
             if fell_back:
                 logsetup.warning("Snapshot child read databases %s directly: their custom_keys index was "
                                  "incomplete (more memory copied, data unaffected)", fell_back)
             current = reporter.sample()
-            logsetup.notice("DB saved on disk")
-            logsetup.notice("Fork CoW for RDB: current %d MB, peak %d MB", current // _MB, reporter.peak // _MB)
+            logsetup.notice("DB saved on disk" if kind == "rdb" else "Successfully created the temporary AOF base "
+                            "file %s" % os.path.basename(tmp))
+            logsetup.notice("Fork CoW for %s: current %d MB, peak %d MB", "RDB" if kind == "rdb" else "AOF rewrite",
+                            current // _MB, reporter.peak // _MB)
             os.write(report_fd, b"ok %d %d %d\n" % (keys, current, reporter.peak))
             status = 0
         except BaseException as e:  # noqa: B036 - the child must always reach os._exit
@@ -293,29 +309,36 @@ class Snapshots:
         report = self.child_report.rsplit(b"\n", 2)[-2] if self.child_report.endswith(b"\n") else b""
         os.close(self.child_pipe)
         self.child_pipe = None
-        tmp = "temp-%d.rdb" % pid
         ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and report.startswith(b"ok ")
+        if not ok and os.WIFSIGNALED(status):
+            logsetup.warning("Background %s terminated by signal %d",
+                             "saving" if self.child_kind == "rdb" else "AOF rewrite", os.WTERMSIG(status))
+        parts = report.split()
+        outcome = (int(parts[1]), int(parts[2])) if ok else None
+        tmp, on_done = self.child_tmp, self.child_done
+        self.child_pid = None
+        self.child_kind = None
+        self.child_done = None
+        if not ok:
+            _unlink(tmp)
+        on_done(ok, tmp, outcome)
+
+    def _bgsave_done(self, ok, tmp, outcome):
         if ok:
             try:
                 self._move_into_place(tmp)
             except SaveError as e:
                 logsetup.warning("%s", e)
+                _unlink(tmp)
                 ok = False
         if ok:
-            _, _keys, current, _peak = report.split()
-            self.last_cow_size = int(current)
+            self.last_cow_size = outcome[1]
             logsetup.notice("Background saving terminated with success")
             self._saved(self._dirty_at_start)
         else:
-            _unlink(tmp)
-            if os.WIFSIGNALED(status):
-                logsetup.warning("Background saving terminated by signal %d", os.WTERMSIG(status))
-            else:
-                logsetup.warning("Background saving error")
+            logsetup.warning("Background saving error")
             self.last_bgsave_ok = False
         self.last_bgsave_time_sec = int(time.time() - self.child_started)
-        self.child_pid = None
-        self.child_kind = None
         self.update_write_block()
 
     def _read_child_pipe(self):
@@ -352,7 +375,7 @@ class Snapshots:
             pass
         os.close(self.child_pipe)
         self.child_pipe = None
-        _unlink("temp-%d.rdb" % pid)
+        _unlink(self.child_tmp)
         self.child_pid = None
         self.child_kind = None
 
@@ -364,6 +387,9 @@ class Snapshots:
             return
         srv = self.srv
         now = time.time()
+        if self.after_child:
+            self.after_child.pop(0)()
+            return
         if self.bgsave_scheduled:
             self.bgsave_scheduled = False
             self.start_bgsave()

@@ -1,4 +1,4 @@
-"""Persistence commands: SAVE, BGSAVE, and DUMP/RESTORE (a single value in
+"""Persistence commands: SAVE, BGSAVE, BGREWRITEAOF, and DUMP/RESTORE (a single value in
 the RDB serialization). The work is rdb/'s; these are the Redis replies
 around it."""
 
@@ -29,6 +29,16 @@ def bgsave(c, argv):
         else:
             return resp.error(SYNTAX)
     ok, message = c.server.snapshots.bgsave(schedule)
+    return resp.simple(message.encode()) if ok else resp.error(message)
+
+
+@command("bgrewriteaof", 1, "admin noscript no-async-loading", group="server", since="1.0.0",
+         summary="Asynchronously rewrites the append-only file to disk.", complexity="O(1)")
+def bgrewriteaof(c, argv):
+    aof = c.server.aof
+    if aof is None:
+        return resp.error(b"ERR Holdfast rewrites the append only file only while appendonly is yes")
+    ok, message = aof.rewriter.request()
     return resp.simple(message.encode()) if ok else resp.error(message)
 
 
