@@ -64,10 +64,21 @@ class AppendOnly:
         self._stopping = False
         server.info_providers.setdefault("persistence", []).append(self.info)
         self.rewriter = Rewriter(server, self)
+        self.rewrite_base_size = 0  # the AOF's size after the last rewrite (or load): auto-rewrite measures growth
+        self.timestamps = self.config["aof-timestamp-enabled"]
+        self.last_ts = 0
+        server.config.on_change("aof-timestamp-enabled", self._timestamps_changed)
 
     # -- the write stream ---------------------------------------------------------------
 
     def feed(self, data):
+        if self.timestamps:
+            now = int(time.time())
+            if now != self.last_ts:  # one annotation per second of writes, as Redis's aof-timestamp-enabled
+                self.last_ts = now
+                ts = b"#TS:%d\r\n" % now
+                self.buf.append(ts)
+                self.buf_bytes += len(ts)
         self.buf.append(data)
         self.buf_bytes += len(data)
 
@@ -111,6 +122,27 @@ class AppendOnly:
                        % e.strerror)
         elif policy == "everysec":
             self._fsync_wanted.set()
+
+    def _timestamps_changed(self, _old, new):
+        self.timestamps = new
+        self.last_ts = 0
+
+    @property
+    def total_size(self):
+        return self.base_size + self.older_incrs_size + self.current_size
+
+    def cron(self):
+        """auto-aof-rewrite-percentage / min-size: rewrite once the AOF has
+        grown by that much since the last rewrite (or the load)."""
+        perc = self.config["auto-aof-rewrite-percentage"]
+        rw = self.rewriter
+        if not perc or rw.in_progress or rw.scheduled or self.srv.snapshots.child_pid is not None:
+            return
+        size = self.total_size
+        base = self.rewrite_base_size or 1
+        if size > self.config["auto-aof-rewrite-min-size"] and size * 100 // base - 100 >= perc:
+            logsetup.notice("Starting automatic rewriting of AOF on %d%% growth", size * 100 // base - 100)
+            rw.start()
 
     def _write_failed(self, e, policy):
         if policy == "always":
@@ -174,10 +206,12 @@ class AppendOnly:
     def open_incr(self, f):
         """Append to the incremental file `f` from now on."""
         self._open_file(f)
+        self.rewrite_base_size = self.total_size
         srv = self.srv
         srv.add_propagation_target(self)
         srv.before_sleep_hooks.append(self.flush)
         srv.shutdown_hooks.append(self.on_shutdown)
+        srv.cron_hooks.append(self.cron)
         if self._fsync_thread is None:
             self._fsync_thread = threading.Thread(target=self._fsync_loop, name="aof-fsync", daemon=True)
             self._fsync_thread.start()
@@ -249,7 +283,8 @@ class AppendOnly:
             srv.snapshots.kill_child()
         self.on_shutdown(())
         srv.remove_propagation_target(self)
-        for hooks, fn in ((srv.before_sleep_hooks, self.flush), (srv.shutdown_hooks, self.on_shutdown)):
+        for hooks, fn in ((srv.before_sleep_hooks, self.flush), (srv.shutdown_hooks, self.on_shutdown),
+                          (srv.cron_hooks, self.cron)):
             if fn in hooks:
                 hooks.remove(fn)
         providers = srv.info_providers.get("persistence", [])
@@ -281,7 +316,7 @@ class AppendOnly:
         return [
             ("aof_enabled", 1),
             ("aof_last_write_status", "ok" if self.last_write_ok else "err"),
-            ("aof_current_size", self.base_size + self.older_incrs_size + self.current_size),
+            ("aof_current_size", self.total_size),
             ("aof_base_size", self.base_size),
             ("aof_pending_rewrite", 0),
             ("aof_buffer_length", self.buf_bytes),

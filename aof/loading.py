@@ -86,6 +86,8 @@ def _load(server, aof, m):
                             % (f.name, e.strerror or e)) from None
         if f is m.base:
             aof.base_size = len(buf)
+        elif f is not files[-1]:
+            aof.older_incrs_size += len(buf)  # a rewrite was under way: its older incr files still count
         if f is m.base and buf[:5] == b"REDIS":
             _load_rdb_base(server, f, buf)
             logsetup.notice("DB loaded from base file %s", f.name)

@@ -122,6 +122,7 @@ class Rewriter:
         aof.manifest = new
         aof.base_size = os.path.getsize(os.path.join(aof.dir, base.name))
         aof.older_incrs_size = 0
+        aof.rewrite_base_size = aof.total_size
         for f in old:
             try:
                 os.unlink(os.path.join(aof.dir, f.name))

@@ -393,3 +393,43 @@ def test_killed_rewrite_loses_nothing(holdfast_factory):
     srv.start()
     r = srv.client()
     assert r.dbsize() == 400002 and r.get("during") == b"2"
+
+
+def test_automatic_rewrite_on_growth(holdfast_factory):
+    srv = holdfast_factory("--appendonly", "yes", "--auto-aof-rewrite-min-size", "64kb",
+                           "--auto-aof-rewrite-percentage", "100")
+    r = srv.client()
+    value = "x" * 1000
+    deadline = time.time() + 30
+    i = 0
+    while r.info("persistence")["aof_rewrites"] < 1:  # the same keys again and again: the AOF grows, the data not
+        r.set("k%d" % (i % 20), value)
+        i += 1
+        assert time.time() < deadline, "no automatic rewrite"
+    _wait_rewrite(r)
+    assert "Starting automatic rewriting of AOF on" in srv.log()
+    assert r.info("persistence")["aof_base_size"] < 64 * 1024  # the new base holds 20 keys, not every write
+    srv.stop()
+    srv.start()
+    assert srv.client().dbsize() == 20
+
+
+@pytest.mark.interop
+def test_timestamp_annotations(holdfast_factory, redis_factory):
+    srv = holdfast_factory("--appendonly", "yes", "--aof-timestamp-enabled", "yes", "--appendfsync", "always")
+    r = srv.client()
+    r.set("a", "1")
+    time.sleep(1.1)
+    r.set("b", "2")
+    with open(_aof(srv), "rb") as f:
+        data = f.read()
+    assert data.count(b"#TS:") == 2 and data.startswith(b"#TS:")
+    srv.stop()
+    require_tool("redis-check-aof")
+    check = subprocess.run(["redis-check-aof", _aof(srv, MANIFEST)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    srv.start()
+    assert srv.client().mget("a", "b") == [b"1", b"2"]
+    srv.stop()
+    rs = redis_factory("--appendonly", "yes", workdir=srv.workdir)  # Redis 7.0 skips the annotations too
+    assert rs.client().mget("a", "b") == [b"1", b"2"]
