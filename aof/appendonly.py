@@ -27,6 +27,8 @@ import os
 import threading
 import time
 
+from crc32c import crc32c
+
 from engine import logsetup
 
 from . import manifest as mf
@@ -34,6 +36,8 @@ from .rewrite import Rewriter
 
 MISCONF = (b"MISCONF Errors writing to the AOF file: %s")
 DELAY_LIMIT_S = 2.0  # how long a write may wait for a busy fsync (everysec)
+CRC_INTERVAL_S = 1.0  # a #crc32c annotation at most this often...
+CRC_MAX_BYTES = 1 << 20  # ...or once this much is written without one
 
 
 class AppendOnly:
@@ -65,6 +69,9 @@ class AppendOnly:
         server.info_providers.setdefault("persistence", []).append(self.info)
         self.rewriter = Rewriter(server, self)
         self.rewrite_base_size = 0  # the AOF's size after the last rewrite (or load): auto-rewrite measures growth
+        self.crc_pending = 0  # crc32c of the bytes written since the last #crc32c annotation
+        self.crc_pending_len = 0
+        self.crc_written_at = 0.0
         self.timestamps = self.config["aof-timestamp-enabled"]
         self.last_ts = 0
         server.config.on_change("aof-timestamp-enabled", self._timestamps_changed)
@@ -102,6 +109,19 @@ class AppendOnly:
                             "without waiting for fsync to complete, this may slow down Holdfast.")
         self.postponed_since = None
         data = b"".join(self.buf)
+        # Holdfast's own annotation: a crc32c of everything written since the
+        # previous one, about once a second, so holdfast-check-aof finds
+        # corruption anywhere in the file, not only a torn tail. Loaders skip
+        # annotation lines (Redis's too).
+        crc = crc32c(data, self.crc_pending)
+        covered = self.crc_pending_len + len(data)
+        now = time.monotonic()
+        if now - self.crc_written_at >= CRC_INTERVAL_S or covered >= CRC_MAX_BYTES:
+            data += b"#crc32c:%08x %d\r\n" % (crc, covered)
+            crc, covered = 0, 0
+            annotated = True
+        else:
+            annotated = False
         try:
             _write_all(self.fd, data)
         except OSError as e:
@@ -110,6 +130,9 @@ class AppendOnly:
         self.buf = []
         self.buf_bytes = 0
         self.current_size += len(data)
+        self.crc_pending, self.crc_pending_len = crc, covered
+        if annotated:
+            self.crc_written_at = now
         if not self.last_write_ok:
             logsetup.warning("AOF write error looks solved, Holdfast can write again.")
             self.last_write_ok = True
@@ -191,6 +214,7 @@ class AppendOnly:
     def _open_file(self, f):
         self.fd = os.open(self.incr_path(f), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self.current_size = os.fstat(self.fd).st_size
+        self.crc_pending = self.crc_pending_len = 0  # annotations cover bytes of this file only
         self.db = -1  # the next write starts with a SELECT, as a new Redis incr file does
 
     def switch_to(self, f):
