@@ -137,15 +137,16 @@ class _Replayer:
                     srv.loop.process_events_while_blocked()
         except AofCorrupt as e:
             raise LoadError("Bad file format reading the append only file %s at offset %d (%s): make a backup "
-                            "of your AOF file, then use redis-check-aof --fix <filename.manifest>. Exiting."
+                            "of your AOF file, then use holdfast-check-aof --fix <filename.manifest>. Exiting."
                             % (f.name, e.offset, e.message)) from None
         except AofTruncated as e:
             good = e.good_until
             if not last or not load_truncated:
                 raise LoadError("Unexpected end of file reading the append only file %s at offset %d. You can: "
-                                "1) Make a backup of your AOF file, then use redis-check-aof --fix <filename>. "
-                                "2) Alternatively you can set the 'aof-load-truncated' configuration option to "
-                                "yes and restart the server. Exiting." % (f.name, good)) from None
+                                "1) Make a backup of your AOF file, then use holdfast-check-aof --fix "
+                                "<filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' "
+                                "configuration option to yes and restart the server. Exiting."
+                                % (f.name, good)) from None
             logsetup.warning("!!! Warning: short read while loading the AOF file %s!!!", f.name)
             logsetup.warning("!!! Truncating the AOF %s at offset %d !!!", f.name, good)
         if multi_at is not None:

@@ -45,13 +45,17 @@ def _number(line, what, at, limit):
     return n
 
 
-def commands(buf, pos=0):
+def commands(buf, pos=0, annotations=None):
+    """Yield (argv, offset after it); annotation lines are skipped, or
+    appended to `annotations` as (offset, line) when a list is given."""
     n_buf = len(buf)
     while pos < n_buf:
         start = pos
         first = buf[pos]
         if first == 0x23:  # '#': an annotation line
-            _, pos = _line(buf, pos, start)
+            line, pos = _line(buf, pos, start)
+            if annotations is not None:
+                annotations.append((start, line))
             continue
         if first != 0x2A:  # '*'
             raise AofCorrupt(pos, "expected '*' at the start of a command, found %r" % bytes(buf[pos:pos + 1]))

@@ -154,7 +154,7 @@ def test_bad_data_in_the_middle_is_refused(holdfast_factory):
     rc, log = _exits(srv)
     assert rc == 1 and "Bad file format reading the append only file appendonly.aof.1.incr.aof at offset %d" % at \
         in log
-    assert "redis-check-aof --fix" in log and "Traceback" not in log
+    assert "holdfast-check-aof --fix" in log and "Traceback" not in log
 
 
 def test_unfinished_multi_is_reverted(holdfast_factory):
