@@ -32,6 +32,7 @@ from crc32c import crc32c
 from engine import logsetup
 
 from . import manifest as mf
+from . import powerloss
 from .rewrite import Rewriter
 
 MISCONF = (b"MISCONF Errors writing to the AOF file: %s")
@@ -69,6 +70,8 @@ class AppendOnly:
         server.info_providers.setdefault("persistence", []).append(self.info)
         self.rewriter = Rewriter(server, self)
         self.rewrite_base_size = 0  # the AOF's size after the last rewrite (or load): auto-rewrite measures growth
+        self.journal = powerloss.from_env()  # crash tests only: records what each fsync made durable
+        self.incr_name = None
         self.crc_pending = 0  # crc32c of the bytes written since the last #crc32c annotation
         self.crc_pending_len = 0
         self.crc_written_at = 0.0
@@ -143,6 +146,8 @@ class AppendOnly:
             except OSError as e:
                 _fatal("Can't persist AOF for fsync error when the AOF fsync policy is 'always': %s. Exiting..."
                        % e.strerror)
+            if self.journal is not None:
+                self.journal.synced(self.incr_name, self.current_size)
         elif policy == "everysec":
             self._fsync_wanted.set()
 
@@ -198,12 +203,15 @@ class AppendOnly:
                 return
             self._fsync_wanted.clear()
             with self._fsync_lock:
-                fd = self.fd
+                fd, name, size = self.fd, self.incr_name, self.current_size
                 if fd is not None:
                     try:
                         _datasync(fd)
                     except OSError as e:
                         logsetup.warning("Error fsyncing the AOF file: %s", e.strerror)
+                    else:
+                        if self.journal is not None:
+                            self.journal.synced(name, size)
             time.sleep(1.0)
 
     # -- opening and closing ------------------------------------------------------------------
@@ -214,6 +222,9 @@ class AppendOnly:
     def _open_file(self, f):
         self.fd = os.open(self.incr_path(f), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self.current_size = os.fstat(self.fd).st_size
+        self.incr_name = f.name
+        if self.journal is not None:  # what is in it now was synced by whoever wrote it
+            self.journal.synced(f.name, self.current_size)
         self.crc_pending = self.crc_pending_len = 0  # annotations cover bytes of this file only
         self.db = -1  # the next write starts with a SELECT, as a new Redis incr file does
 
@@ -223,6 +234,8 @@ class AppendOnly:
         self.flush(force=True)
         with self._fsync_lock:
             os.fsync(self.fd)
+            if self.journal is not None:
+                self.journal.synced(self.incr_name, self.current_size)
             os.close(self.fd)
             self.older_incrs_size += self.current_size
             self._open_file(f)
@@ -328,6 +341,9 @@ class AppendOnly:
                 os.fsync(self.fd)
             except OSError as e:
                 logsetup.warning("Error fsyncing the AOF on shutdown: %s", e.strerror)
+            else:
+                if self.journal is not None:
+                    self.journal.synced(self.incr_name, self.current_size)
         self._stopping = True
         self._fsync_wanted.set()
         if self.buf:
