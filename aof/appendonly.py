@@ -33,7 +33,7 @@ from engine import logsetup
 
 from . import manifest as mf
 from . import powerloss
-from .rewrite import Rewriter
+from .rewrite import rewriter_of
 
 MISCONF = (b"MISCONF Errors writing to the AOF file: %s")
 DELAY_LIMIT_S = 2.0  # how long a write may wait for a busy fsync (everysec)
@@ -68,7 +68,7 @@ class AppendOnly:
         self._fsync_thread = None
         self._stopping = False
         server.info_providers.setdefault("persistence", []).append(self.info)
-        self.rewriter = Rewriter(server, self)
+        self.rewriter = rewriter_of(server)
         self.rewrite_base_size = 0  # the AOF's size after the last rewrite (or load): auto-rewrite measures growth
         self.journal = powerloss.from_env()  # crash tests only: records what each fsync made durable
         self.incr_name = None
@@ -244,6 +244,7 @@ class AppendOnly:
         """Append to the incremental file `f` from now on."""
         self._open_file(f)
         self.rewrite_base_size = self.total_size
+        self.rewriter.aof = self
         srv = self.srv
         srv.add_propagation_target(self)
         srv.before_sleep_hooks.append(self.flush)
@@ -325,9 +326,9 @@ class AppendOnly:
             if fn in hooks:
                 hooks.remove(fn)
         providers = srv.info_providers.get("persistence", [])
-        for fn in (self.info, self.rewriter.info):
-            if fn in providers:
-                providers.remove(fn)
+        if self.info in providers:
+            providers.remove(self.info)
+        self.rewriter.aof = None
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
@@ -396,9 +397,8 @@ def switch(server, on):
             aof.start_fresh()
         except OSError as e:
             providers = server.info_providers.get("persistence", [])
-            for fn in (aof.info, aof.rewriter.info):
-                if fn in providers:
-                    providers.remove(fn)
+            if aof.info in providers:
+                providers.remove(aof.info)
             from engine.config import ConfigError  # noqa: PLC0415 - only this path needs it
 
             raise ConfigError("Unable to turn on AOF: %s" % (e.strerror or e)) from None

@@ -12,7 +12,11 @@
    which goes.
 
 One child at a time: a rewrite asked for while a BGSAVE runs is scheduled
-and starts from the cron when the BGSAVE is done.
+and starts from the cron when the BGSAVE is done. With appendonly no, as in
+Redis, a rewrite still writes a new base, listed alone in the manifest.
+
+There is one Rewriter per server (`rewriter_of`), whether the AOF is on or
+not; its `aof` is the running AppendOnly or None.
 """
 
 import os
@@ -23,10 +27,17 @@ from engine import logsetup
 from . import manifest as mf
 
 
+def rewriter_of(server):
+    rw = getattr(server, "aof_rewriter", None)
+    if rw is None:
+        rw = server.aof_rewriter = Rewriter(server)
+    return rw
+
+
 class Rewriter:
-    def __init__(self, server, aof):
+    def __init__(self, server):
         self.srv = server
-        self.aof = aof
+        self.aof = None  # the running AppendOnly, if appendonly is on
         self.scheduled = False
         self.rewrites = 0
         self.last_ok = True
@@ -63,6 +74,30 @@ class Rewriter:
 
     def start(self):
         aof = self.aof
+        self.new_incr = None
+        if aof is not None:
+            err = self._open_new_incr(aof)
+            if err is not None:
+                return err
+        d = aof.dir if aof is not None else self.srv.config["appenddirname"]
+        try:
+            os.makedirs(d, exist_ok=True)
+        except OSError as e:
+            logsetup.warning("Can't create the AOF directory %s: %s", d, e.strerror)
+            return e.strerror
+        err = self.srv.snapshots.fork_child("aof", os.path.join(d, "temp-rewriteaof-bg-%d.aof"), self._done)
+        if err is not None:
+            logsetup.warning("Can't rewrite append only file in background: fork: %s", err)
+            self.last_ok = False
+            self.consecutive_failures += 1
+            return err
+        self.started = time.time()
+        logsetup.notice("Background append only file rewriting started by pid %d", self.srv.snapshots.child_pid)
+        return None
+
+    def _open_new_incr(self, aof):
+        """Appends go to a new incr file from now on, listed in the manifest
+        after the old ones (so a crash during the rewrite loses nothing)."""
         aof.flush(force=True)
         m = aof.manifest
         incr = mf.AofFile(mf.incr_name(aof.name, m.next_seq(mf.INCR)), m.next_seq(mf.INCR), mf.INCR)
@@ -75,14 +110,6 @@ class Rewriter:
             return e.strerror
         aof.switch_to(incr)
         self.new_incr = incr
-        err = self.srv.snapshots.fork_child("aof", os.path.join(aof.dir, "temp-rewriteaof-bg-%d.aof"), self._done)
-        if err is not None:
-            logsetup.warning("Can't rewrite append only file in background: fork: %s", err)
-            self.last_ok = False
-            self.consecutive_failures += 1
-            return err
-        self.started = time.time()
-        logsetup.notice("Background append only file rewriting started by pid %d", self.srv.snapshots.child_pid)
         return None
 
     def _done(self, ok, tmp, outcome):
@@ -112,20 +139,26 @@ class Rewriter:
 
     def _install_base(self, tmp):
         aof = self.aof
-        m = aof.manifest
+        if aof is not None and self.new_incr is None:
+            aof = None  # appendonly was turned on during a rewrite started without it: keep its files
+        cfg = self.srv.config
+        d, name = (aof.dir, aof.name) if aof is not None else (cfg["appenddirname"], cfg["appendfilename"])
+        m = aof.manifest if aof is not None else (mf.read(d, name) or mf.Manifest())
         seq = m.next_seq(mf.BASE)
-        base = mf.AofFile(mf.base_name(aof.name, seq, True), seq, mf.BASE)
-        os.replace(tmp, os.path.join(aof.dir, base.name))
-        old = [f for f in m.files if f is not self.new_incr]
-        new = mf.Manifest([base, self.new_incr])
-        mf.write(aof.dir, aof.name, new)
-        aof.manifest = new
-        aof.base_size = os.path.getsize(os.path.join(aof.dir, base.name))
-        aof.older_incrs_size = 0
-        aof.rewrite_base_size = aof.total_size
+        base = mf.AofFile(mf.base_name(name, seq, True), seq, mf.BASE)
+        os.replace(tmp, os.path.join(d, base.name))
+        keep = [self.new_incr] if self.new_incr is not None else []
+        old = [f for f in m.files if f not in keep]
+        new = mf.Manifest([base] + keep)
+        mf.write(d, name, new)
+        if aof is not None:
+            aof.manifest = new
+            aof.base_size = os.path.getsize(os.path.join(d, base.name))
+            aof.older_incrs_size = 0
+            aof.rewrite_base_size = aof.total_size
         for f in old:
             try:
-                os.unlink(os.path.join(aof.dir, f.name))
+                os.unlink(os.path.join(d, f.name))
             except OSError:
                 pass
         logsetup.notice("Successfully renamed the temporary AOF base file %s into %s", os.path.basename(tmp),

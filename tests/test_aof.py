@@ -436,3 +436,20 @@ def test_timestamp_annotations(holdfast_factory, redis_factory):
     srv.stop()
     rs = redis_factory("--appendonly", "yes", workdir=srv.workdir)  # Redis 7.0 skips the annotations too
     assert rs.client().mget("a", "b") == [b"1", b"2"]
+
+
+def test_bgrewriteaof_with_appendonly_no(holdfast_factory):
+    """As Redis: the rewrite still writes a base, listed alone in the manifest,
+    and a later start with appendonly yes loads it."""
+    srv = holdfast_factory()
+    r = srv.client()
+    r.set("k", "v")
+    assert r.bgrewriteaof() is True
+    assert _wait_rewrite(r)["aof_last_bgrewrite_status"] == "ok"
+    assert _manifest(srv) == "file appendonly.aof.1.base.rdb seq 1 type b\n"
+    r.set("not-in-aof", "x")
+    srv.stop()
+    srv.args += ["--appendonly", "yes"]
+    srv.start()
+    r = srv.client()
+    assert r.get("k") == b"v" and r.get("not-in-aof") is None

@@ -35,10 +35,9 @@ def bgsave(c, argv):
 @command("bgrewriteaof", 1, "admin noscript no-async-loading", group="server", since="1.0.0",
          summary="Asynchronously rewrites the append-only file to disk.", complexity="O(1)")
 def bgrewriteaof(c, argv):
-    aof = c.server.aof
-    if aof is None:
-        return resp.error(b"ERR Holdfast rewrites the append only file only while appendonly is yes")
-    ok, message = aof.rewriter.request()
+    from aof.rewrite import rewriter_of  # noqa: PLC0415 - aof builds on the engine
+
+    ok, message = rewriter_of(c.server).request()
     return resp.simple(message.encode()) if ok else resp.error(message)
 
 
