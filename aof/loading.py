@@ -43,12 +43,15 @@ def open_at_startup(server):
         logsetup.warning("Can't open the AOF manifest: %s. Exiting.", e.strerror or e)
         return None
     if m is None or m.base is None and not m.incrs:
-        if os.path.exists(aof.name):
-            logsetup.warning("Found a single-file AOF %s (Redis before 7.0): Holdfast does not upgrade it yet. "
-                             "Exiting.", aof.name)
+        if not os.path.exists(aof.name):
+            aof.create_first_files()
+            return aof
+        try:
+            m = _upgrade(aof)
+        except OSError as e:
+            logsetup.warning("Can't move the old-style AOF %s into %s: %s. Exiting.", aof.name, aof.dir,
+                             e.strerror or e)
             return None
-        aof.create_first_files()
-        return aof
     server.loading = True
     try:
         keys = _load(server, aof, m)
@@ -62,6 +65,19 @@ def open_at_startup(server):
     aof.manifest = m
     aof.open_incr(m.incrs[-1] if m.incrs else _new_incr(aof, m))
     return aof
+
+
+def _upgrade(aof):
+    """A single-file AOF from Redis before 7.0 (`appendfilename` in `dir`):
+    moved into the AOF directory as the base, under its own name, as Redis
+    7 upgrades it; appends then go to a new incr file."""
+    os.makedirs(aof.dir, exist_ok=True)
+    os.rename(aof.name, os.path.join(aof.dir, aof.name))
+    mf.fsync_dir(aof.dir)
+    m = mf.Manifest([mf.AofFile(aof.name, 1, mf.BASE)])
+    mf.write(aof.dir, aof.name, m)
+    logsetup.notice("Successfully migrated an old-style AOF %s into the AOF directory %s", aof.name, aof.dir)
+    return m
 
 
 def _new_incr(aof, m):
@@ -88,22 +104,28 @@ def _load(server, aof, m):
             aof.base_size = len(buf)
         elif f is not files[-1]:
             aof.older_incrs_size += len(buf)  # a rewrite was under way: its older incr files still count
-        if f is m.base and buf[:5] == b"REDIS":
-            _load_rdb_base(server, f, buf)
-            logsetup.notice("DB loaded from base file %s", f.name)
-            continue
         last = i == len(files) - 1
-        replayer.run(f, path, buf, last, server.config["aof-load-truncated"])
+        start = 0
+        if f is m.base and buf[:5] == b"REDIS":
+            start = _load_rdb_base(server, f, buf)
+            if start == len(buf):
+                logsetup.notice("DB loaded from base file %s", f.name)
+                continue
+            logsetup.notice("Reading the remaining AOF tail of %s after its RDB preamble", f.name)
+        replayer.run(f, path, buf, last, server.config["aof-load-truncated"], start)
         logsetup.notice("DB loaded from %s file %s", "base" if f is m.base else "incr", f.name)
     return sum(len(db.data) for db in server.keyspace.dbs)
 
 
 def _load_rdb_base(server, f, buf):
+    """Load an RDB-form base; returns where the RDB ended (an old-style AOF
+    goes on with commands after its RDB preamble)."""
     try:
         loader = load_buffer(server, buf, lambda _loader: server.loop.process_events_while_blocked())
     except RDBError as e:
         raise LoadError("Fatal error loading the AOF base file %s: %s. Exiting." % (f.name, e)) from None
     server.keyspace.install(loader.dbs)
+    return loader.reader.pos
 
 
 class _Replayer:
@@ -116,15 +138,15 @@ class _Replayer:
         self.client.reply_mode = "off"
         self.client.authenticated = True
 
-    def run(self, f, path, buf, last, load_truncated):
+    def run(self, f, path, buf, last, load_truncated, start=0):
         srv = self.srv
         c = self.client
         call = srv.call
         n = 0
         multi_at = None  # where an open MULTI started: reverted if its EXEC is missing
-        good = 0
+        good = start
         try:
-            for argv, end in commands(buf):
+            for argv, end in commands(buf, start):
                 name = argv[0].lower()
                 if name == b"multi":
                     multi_at = good

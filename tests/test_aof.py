@@ -453,3 +453,31 @@ def test_bgrewriteaof_with_appendonly_no(holdfast_factory):
     srv.start()
     r = srv.client()
     assert r.get("k") == b"v" and r.get("not-in-aof") is None
+
+
+@pytest.mark.parametrize("preamble", [False, True], ids=["aof-form", "rdb-preamble"])
+def test_single_file_aof_from_before_redis7_is_upgraded(holdfast_factory, tmp_path, preamble):
+    """An `appendonly.aof` in `dir` (Redis 6 style, commands, maybe after an
+    RDB preamble) moves into the AOF directory as the base, as Redis 7 does."""
+    head = b""
+    if preamble:
+        saver = holdfast_factory(workdir=tmp_path / "saver")
+        saver.client().set("from-preamble", "1")
+        saver.client().save()
+        saver.stop()
+        head = (tmp_path / "saver" / "dump.rdb").read_bytes()
+    d = tmp_path / "old"
+    d.mkdir()
+    (d / "appendonly.aof").write_bytes(head + b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"
+                                       b"*3\r\n$3\r\nSET\r\n$8\r\nfrom-aof\r\n$1\r\n2\r\n")
+    srv = holdfast_factory("--appendonly", "yes", workdir=d)
+    r = srv.client()
+    assert r.get("from-aof") == b"2" and r.get("from-preamble") == (b"1" if preamble else None)
+    assert not (d / "appendonly.aof").exists()
+    assert _manifest(srv) == ("file appendonly.aof seq 1 type b\n"
+                              "file appendonly.aof.1.incr.aof seq 1 type i\n")
+    assert "Successfully migrated an old-style AOF appendonly.aof into the AOF directory" in srv.log()
+    r.set("new", "3")
+    srv.stop()
+    srv.start()
+    assert srv.client().mget("from-aof", "new") == [b"2", b"3"]
