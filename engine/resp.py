@@ -165,8 +165,20 @@ def encode_value(v, resp=2):
 
 
 def encode_command(argv):
-    """A command as RESP multibulk, the form the AOF and replication carry."""
-    parts = [b"*%d\r\n" % len(argv)]
+    """A command as RESP multibulk, the form the AOF and replication carry.
+    The common shapes (SET k v, DEL k, HSET k f v) take one formatting call."""
+    n = len(argv)
+    if n == 3:
+        a, b, c = argv
+        return b"*3\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(a), a, len(b), b, len(c), c)
+    if n == 2:
+        a, b = argv
+        return b"*2\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(a), a, len(b), b)
+    if n == 4:
+        a, b, c, d = argv
+        return b"*4\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (
+            len(a), a, len(b), b, len(c), c, len(d), d)
+    parts = [b"*%d\r\n" % n]
     for a in argv:
         parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
     return b"".join(parts)

@@ -217,6 +217,8 @@ def test_holdfast_aof_loads_in_redis(holdfast_factory, redis_factory, tmp_path):
     fill(hf)
     want = contents(hf)
     hf.stop()
+    with open(_aof(hf), "rb") as f:
+        assert b"\r\n#crc32c:" in f.read()  # Holdfast's own annotations: Redis must skip them
     check = subprocess.run(["redis-check-aof", _aof(hf, MANIFEST)], capture_output=True, text=True)
     assert check.returncode == 0 and "All AOF files and manifest are valid" in check.stdout, check.stdout
     rs = redis_factory("--appendonly", "yes", workdir=hf.workdir)
