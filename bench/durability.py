@@ -118,7 +118,9 @@ def one_round(policy, rnd, workdir, rng, writers=4, rewrite=False):
             "oldest_lost_s": oldest, "bytes_dropped": sum(dropped.values())}
 
 
-def run_rounds(policy, rounds, seed=1, writers=4, workdir=None, progress=None):
+def run_rounds(policy, rounds, seed=1, writers=4, workdir=None, progress=None, keep=None):
+    """`rounds` crash rounds; with `keep` (a directory), the files and logs
+    of a round of `always` that lost a write are copied there as evidence."""
     rng = random.Random(seed)
     own = workdir is None
     workdir = workdir or tempfile.mkdtemp(prefix="holdfast-durability-", dir=os.getcwd())
@@ -126,6 +128,10 @@ def run_rounds(policy, rounds, seed=1, writers=4, workdir=None, progress=None):
     try:
         for rnd in range(1, rounds + 1):
             r = one_round(policy, rnd, workdir, rng, writers, rewrite=rnd % 3 == 0)
+            if keep and r["lost"] and policy == "always":
+                dst = os.path.join(keep, "%s-%d" % (policy, rnd))
+                shutil.copytree(os.path.join(workdir, "%s-%d" % (policy, rnd)), dst, dirs_exist_ok=True)
+                r["evidence"] = dst
             out.append(r)
             if progress:
                 progress(r)
@@ -169,6 +175,7 @@ def parse_args(argv=None):
     ap.add_argument("--writers", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=os.path.join("results", "durability"))
+    ap.add_argument("--keep", metavar="DIR", help="copy the files of an always round that lost writes here")
     return ap.parse_args(argv)
 
 
@@ -181,7 +188,7 @@ def main(argv=None):
                  "server_commands": {"holdfast": shlex.join(holdfast_command("PORT", ["--appendonly", "yes"]))}})
     results = []
     for policy in policies:
-        results += run_rounds(policy, opts.rounds, opts.seed, opts.writers, progress=lambda r: print(
+        results += run_rounds(policy, opts.rounds, opts.seed, opts.writers, keep=opts.keep, progress=lambda r: print(
             "  %-8s round %3d%s: %6d acked, %4d lost, oldest lost %.2f s" % (
                 r["policy"], r["round"], " (rewrite)" if r["rewrite"] else "", r["acked"], r["lost"],
                 r["oldest_lost_s"]), flush=True))
