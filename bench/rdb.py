@@ -14,7 +14,8 @@ server pinned to one CPU and this process to the other):
 
 Then, `--rounds` times: SAVE (the round trip of the command), BGSAVE with
 nobody writing (INFO latest_fork_usec and rdb_last_cow_size), BGSAVE while
-a client overwrites random keys as fast as it can (rdb_last_cow_size again),
+a client overwrites random keys as fast as it can (rdb_last_cow_size again;
+SET for strings, HSET of one field for hashes),
 and a restart on the file (the server's own "DB loaded from disk: N
 seconds" log line). Keys per second are the dataset's keys over those times.
 
@@ -106,9 +107,16 @@ def _wait_bgsave(port, timeout=600):
     raise RuntimeError("BGSAVE did not finish")
 
 
-def _bgsave(port, writer_keys=None, value_size=100):
-    """BGSAVE; with `writer_keys`, overwrite random keys until it ends.
-    Returns (fork usec, cow bytes, writes made meanwhile)."""
+def _write_command(dataset, i, value_size):
+    """One overwrite of key number `i` of a dataset (the busy-BGSAVE writer)."""
+    if dataset == "strings":
+        return command("SET", "key:%d" % i, "w" * value_size)
+    return command("HSET", "hash:%d" % i, "field0", "w%d" % i)
+
+
+def _bgsave(port, writer_keys=None, value_size=100, dataset="strings"):
+    """BGSAVE; with `writer_keys`, overwrite random keys of `dataset` until
+    it ends. Returns (fork usec, cow bytes, writes made meanwhile)."""
     stop = threading.Event()
     writes = [0]
 
@@ -117,7 +125,7 @@ def _bgsave(port, writer_keys=None, value_size=100):
         with socket.create_connection(("127.0.0.1", port)) as s:
             f = s.makefile("rb")
             while not stop.is_set():
-                batch = b"".join(command("SET", "key:%d" % rnd.randrange(writer_keys), "w" * value_size)
+                batch = b"".join(_write_command(dataset, rnd.randrange(writer_keys), value_size)
                                  for _ in range(100))
                 s.sendall(batch)
                 for _ in range(100):
@@ -165,7 +173,7 @@ def measure(name, mk, dataset, batches, keys, rounds, workdir, cpu, value_size):
             save_s = time.monotonic() - t0
             size = os.path.getsize(os.path.join(d, "dump.rdb"))
             fork_us, cow_idle, _ = _bgsave(port)
-            _, cow_busy, writes = _bgsave(port, keys if dataset == "strings" else None, value_size)
+            _, cow_busy, writes = _bgsave(port, keys, value_size, dataset)
             srv.stop()
             mark = os.path.getsize(logpath)
             srv = ServerProc(name, mk(port), port, cwd=d, logpath=logpath, cpu=cpu)
@@ -177,12 +185,11 @@ def measure(name, mk, dataset, batches, keys, rounds, workdir, cpu, value_size):
                  "save_s": save_s, "save_keys_per_s": keys / save_s, "file_bytes": size, "load_s": load_s,
                  "load_keys_per_s": keys / load_s if load_s else None, "fork_usec": fork_us,
                  "cow_idle_bytes": cow_idle, "cow_idle_perc": 100.0 * cow_idle / used,
-                 "cow_busy_bytes": cow_busy if dataset == "strings" else None, "writes_during_bgsave": writes}
+                 "cow_busy_bytes": cow_busy, "writes_during_bgsave": writes}
             out.append(s)
             print("  %-8s %-7s round %d: SAVE %.2f s, load %.2f s, %.1f MiB, fork %d us, CoW idle %.1f MiB"
                   " (%.1f%%), CoW busy %s" % (name, dataset, rnd, save_s, load_s, size / 1048576, fork_us,
                                               cow_idle / 1048576, s["cow_idle_perc"],
-                                              "-" if s["cow_busy_bytes"] is None else
                                               "%.1f MiB" % (cow_busy / 1048576)), flush=True)
     finally:
         srv.stop()
@@ -219,7 +226,7 @@ def render_report(summary, env, meta):
              "Figures are medians over %d rounds, [min-max]. SAVE is the command's round trip; load is the server's"
              " own `DB loaded from disk` time at restart; CoW is INFO `rdb_last_cow_size` after a BGSAVE with nobody"
              " writing (idle, also as %% of INFO `used_memory`) and with a client overwriting random keys of the"
-             " strings dataset for the whole BGSAVE (busy)." % meta["rounds"], "",
+             " dataset (SET, or HSET of one field) for the whole BGSAVE (busy)." % meta["rounds"], "",
              "| dataset | server | SAVE s | SAVE keys/s | load s | load keys/s | file MiB | fork us | CoW idle MiB"
              " | CoW idle % of used_memory | CoW busy MiB |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
