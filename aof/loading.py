@@ -15,6 +15,7 @@ import time
 
 from engine import logsetup
 from engine.client import Client
+from engine.util import release_free_memory
 from rdb import RDBError, load_buffer
 
 from . import manifest as mf
@@ -61,6 +62,7 @@ def open_at_startup(server):
     finally:
         server.loading = False
     server.dirty = 0
+    release_free_memory()
     logsetup.notice("DB loaded from append only file: %.3f seconds (%d keys)", time.time() - started, keys)
     aof.manifest = m
     aof.open_incr(m.incrs[-1] if m.incrs else _new_incr(aof, m))

@@ -16,6 +16,7 @@ import random
 import time
 
 from .scan import Scanner
+from .util import release_free_memory
 
 LFU_INIT_VAL = 5  # a new key's LFU counter, as Redis
 
@@ -328,6 +329,7 @@ class Keyspace:
         RELOAD); WATCHers stay with the database numbers."""
         for live, loaded in zip(self.dbs, dbs, strict=True):
             live.swap_with(loaded)
+        release_free_memory()
 
     def set_expire(self, db, key, when_ms):
         db.expires[key] = when_ms
