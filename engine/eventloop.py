@@ -305,10 +305,6 @@ class EventLoop:
         stats.net_output_bytes += out_bytes
         stats.total_writes_processed += writes
 
-    def flush_client(self, c):
-        """Write one client's queued replies now."""
-        self.flush_pending((c,))
-
     def handle_writable(self, c):
         data = c.wpending
         if data is None:
@@ -330,7 +326,12 @@ class EventLoop:
         c.wpending = None
         self.ep.modify(c.fd, EPOLLIN)
         if c.wbuf:
-            self.flush_client(c)
+            # Replies queued meanwhile leave in before_sleep, after the AOF
+            # flush: sending them from here could acknowledge a write of this
+            # iteration before `appendfsync always` has synced it.
+            if not c.in_write_list:
+                c.in_write_list = True
+                self.server.pending_writes.append(c)
         elif c.close_after_reply:
             self.server.free_client(c)
 
