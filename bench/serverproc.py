@@ -25,6 +25,45 @@ def exit_on_sigterm():
     signal.signal(signal.SIGHUP, handler)
 
 
+def listens_on(pid, port):
+    """Whether process `pid` holds a socket listening on TCP `port`: the
+    answer to a PING alone can come from another process that took the port
+    first (a free_port race), while ours failed to bind and is exiting.
+    Linux /proc: the LISTEN sockets' inodes against the process's fds."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add("socket:[%s]" % fields[9])
+        except OSError:
+            continue
+    if not inodes:
+        return False
+    pids = [pid]
+    try:  # a launcher that forks the server (rather than exec) counts too
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            pids += [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    for p in pids:
+        fd_dir = "/proc/%d/fd" % p
+        try:
+            names = os.listdir(fd_dir)
+        except OSError:
+            continue
+        for name in names:
+            try:
+                if os.readlink(os.path.join(fd_dir, name)) in inodes:
+                    return True
+            except OSError:
+                continue
+    return False
+
+
 def free_port(preferred=None):
     """`preferred` when nothing listens there, else a free port the kernel picks."""
     if preferred:
@@ -108,7 +147,11 @@ class ServerProc:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
                     s.sendall(b"PING\r\n")
                     if s.recv(64).startswith((b"+PONG", b"-NOAUTH")):
-                        return
+                        if listens_on(self.proc.pid, self.port):
+                            return
+                        # another process answered on our port: ours must be failing to bind
+                        time.sleep(0.05)
+                        continue
             except OSError:
                 pass
             time.sleep(0.05)

@@ -12,6 +12,8 @@ import time
 
 import redis
 
+from bench.serverproc import listens_on
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXTRA_ARGS = []  # filled from pytest's --holdfast-arg (e.g. io-threads 4)
 # Both servers run with what the tests need (DEBUG DIGEST/PROPAGATED, CONFIG
@@ -65,8 +67,8 @@ class ServerProcess:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
                     s.sendall(b"PING\r\n")
                     data = s.recv(100)
-                    if data.startswith((b"+PONG", b"-NOAUTH", b"-LOADING")):
-                        return
+                    if data.startswith((b"+PONG", b"-NOAUTH", b"-LOADING")) and listens_on(self.proc.pid, self.port):
+                        return  # ours, not another process that took the port
             except OSError:
                 pass
             time.sleep(0.05)
