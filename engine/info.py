@@ -348,6 +348,9 @@ def replid(srv):
 
 
 def _replication(srv):
+    primary = getattr(srv, "replication", None)  # replication/primary.py, once a replica came
+    if primary is not None:
+        return primary.info_fields()
     return [
         ("role", "slave" if srv.is_replica else "master"),
         ("connected_slaves", 0),

@@ -95,7 +95,8 @@ class Snapshots:
             ("redis-ver", VERSION), ("redis-bits", 64), ("ctime", int(time.time())),
             ("used-mem", _used_memory()), ("repl-stream-db", 0),
             ("repl-id", getattr(srv, "replid", None) or srv.run_id),
-            ("repl-offset", getattr(srv, "master_repl_offset", 0)), ("aof-base", 1 if aof_base else 0),
+            ("repl-offset", getattr(getattr(srv, "replication", None), "offset", 0)),
+            ("aof-base", 1 if aof_base else 0),
         ]
 
     def write_file(self, path, views, progress=None, aof_base=False):
@@ -205,10 +206,17 @@ class Snapshots:
             return False, "ERR " + err
         return True, "Background saving started"
 
-    def start_bgsave(self):
-        """Fork the BGSAVE child. None on success, else the error (logged)."""
+    def start_bgsave(self, then=None):
+        """Fork the BGSAVE child. None on success, else the error (logged).
+        `then(ok)` runs once the file is in place or the save failed (a full
+        sync of replication sends that file)."""
         self.last_bgsave_try = time.time()
-        err = self.fork_child("rdb", "temp-%d.rdb", self._bgsave_done)
+        on_done = self._bgsave_done
+        if then is not None:
+            def on_done(ok, tmp, outcome):
+                self._bgsave_done(ok, tmp, outcome)
+                then(ok and self.last_bgsave_ok)
+        err = self.fork_child("rdb", "temp-%d.rdb", on_done)
         if err is not None:
             self.last_bgsave_ok = False
             self.update_write_block()

@@ -154,7 +154,7 @@ def run_subcommand(c, argv, parent):
 
 _MODULES = ("keys", "strings", "counters", "expire", "connection", "server_cmds", "introspection",
             "client_cmds", "debug", "pubsub", "transactions", "blocking", "persistence",
-            "lists", "hashes", "sets", "zsets")
+            "lists", "hashes", "sets", "zsets", "replication_cmds")
 
 
 def load_all():

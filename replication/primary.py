@@ -1,0 +1,321 @@
+"""The primary side of replication: the write stream to replicas.
+
+A replica connects as a client and says, as Redis's replicas do:
+
+    PING, [AUTH], REPLCONF listening-port <port>, REPLCONF capa eof capa psync2,
+    PSYNC <replid> <offset>         (PSYNC ? -1 the first time; SYNC of old)
+
+and is answered
+
+    +CONTINUE <replid>              the backlog holds everything from <offset>:
+                                    those bytes follow, then the live stream;
+    +FULLRESYNC <replid> <offset>   else: a BGSAVE is forked (or the replica
+                                    waits for the running child to end), the
+                                    RDB file follows as `$<len>\\r\\n<bytes>`,
+                                    then the stream from the fork's offset.
+
+From then on the replica is a propagation target's destination: every
+byte of the write stream goes to the backlog (replication/backlog.py) and
+to each online replica; a replica still waiting for its snapshot collects
+the stream meanwhile. Replicas acknowledge with REPLCONF ACK <offset> every
+second; the primary sends PING into the stream every
+repl-ping-replica-period seconds and drops a replica silent for repl-timeout.
+
+As in Redis, the backlog exists from the first replica on, and
+master_repl_offset only moves while it does.
+"""
+
+import time
+
+from engine import logsetup, resp
+from engine.client import FLAG_REPLICA
+from engine.info import replid as server_replid
+
+from .backlog import Backlog
+
+WAIT_BGSAVE_START, WAIT_BGSAVE_END, ONLINE = "wait_bgsave", "wait_bgsave_end", "online"
+PING = resp.encode_command([b"PING"])
+
+
+def primary_of(server):
+    p = getattr(server, "replication", None)
+    if p is None:
+        p = server.replication = Primary(server)
+    return p
+
+
+class ReplicaLink:
+    """What the primary knows of one replica connection."""
+
+    __slots__ = ("client", "state", "port", "ip", "capa", "ack_offset", "ack_time", "pending", "fullsync")
+
+    def __init__(self, client):
+        self.client = client
+        self.state = None  # set by PSYNC/SYNC
+        self.port = 0  # REPLCONF listening-port
+        self.ip = ""  # REPLCONF ip-address, else the connection's address
+        self.capa = set()
+        self.ack_offset = 0
+        self.ack_time = time.time()
+        self.pending = []  # the stream while the snapshot is made
+        self.fullsync = False  # PSYNC (True) or old SYNC (False) asked for a full sync
+
+
+class Primary:
+    """The replication state of a server that is (or may become) a primary."""
+
+    replication = True  # a propagation target that also takes PUBLISH
+
+    def __init__(self, server):
+        self.srv = server
+        self.config = server.config
+        self.replid2 = "0" * 40
+        self.second_offset = -1
+        self.backlog = None
+        self.offset = 0  # master_repl_offset
+        self.db = -1  # the stream's SELECTed db (propagation target protocol)
+        self.links = {}  # client id -> ReplicaLink, from the first REPLCONF on
+        self.last_ping = time.monotonic()
+        self.sync_full = self.sync_partial_ok = self.sync_partial_err = 0
+        server.client_free_hooks.append(self._client_gone)
+        server.cron_hooks.append(self.cron)
+        server.role_reply = self.role_reply
+        server.info_providers.setdefault("stats", []).append(self.info_stats)
+        server.config.on_change("repl-backlog-size", self._backlog_size_changed)
+
+    @property
+    def replid(self):
+        return server_replid(self.srv)
+
+    def replicas(self):
+        return [link for link in self.links.values() if link.state is not None]
+
+    # -- the write stream ------------------------------------------------------------
+
+    def feed(self, data):
+        self.backlog.add(data)
+        self.offset = self.backlog.offset
+        for link in self.links.values():
+            if link.state == ONLINE:
+                link.client.write(data)
+            elif link.state == WAIT_BGSAVE_END:
+                link.pending.append(data)
+
+    def _create_backlog(self):
+        if self.backlog is None:
+            self.backlog = Backlog(self.config["repl-backlog-size"], self.offset)
+            self.srv.add_propagation_target(self)  # db = -1: the stream starts with a SELECT
+
+    def _backlog_size_changed(self, _old, new):
+        if self.backlog is not None and new != self.backlog.size:
+            self.backlog.resize(new)
+
+    # -- commands --------------------------------------------------------------------
+
+    def link_of(self, c):
+        link = self.links.get(c.id)
+        if link is None:
+            link = self.links[c.id] = ReplicaLink(c)
+        return link
+
+    def replconf(self, c, argv):
+        """REPLCONF <option> <value> ... : the reply bytes, or None (ACK has none)."""
+        if len(argv) % 2 == 0:
+            return resp.error(b"ERR syntax error")
+        link = self.link_of(c)
+        for i in range(1, len(argv), 2):
+            opt, val = argv[i].lower(), argv[i + 1]
+            if opt == b"listening-port":
+                try:
+                    link.port = int(val)
+                except ValueError:
+                    return resp.error(b"ERR value is not an integer or out of range")
+            elif opt == b"ip-address":
+                link.ip = val.decode(errors="replace")
+            elif opt == b"capa":
+                link.capa.add(val.lower().decode(errors="replace"))
+            elif opt == b"ack":
+                if link.state is None:
+                    return None
+                try:
+                    offset = int(val)
+                except ValueError:
+                    return None
+                if offset > link.ack_offset:
+                    link.ack_offset = offset
+                link.ack_time = time.time()
+                return None  # a replica's ACK gets no reply
+            elif opt == b"getack":
+                return None  # only a primary asks for ACKs
+            elif opt in (b"rdb-only", b"rdb-filter-only"):
+                pass
+            else:
+                return resp.error(b"ERR Unrecognized REPLCONF option: %s" % argv[i])
+        return resp.OK
+
+    def psync(self, c, replid, offset):
+        """PSYNC: a partial resync when the backlog allows it, else a full one."""
+        link = self.link_of(c)
+        if link.state is not None:
+            return None  # already a replica: Redis ignores it
+        rid = replid.decode(errors="replace")
+        if self.backlog is not None and offset >= 0 and (
+                rid == self.replid or (rid == self.replid2 and offset <= self.second_offset)) \
+                and self.backlog.covers(offset):
+            self._become_replica(c, link)
+            psync2 = "psync2" in link.capa
+            c.write(b"+CONTINUE %s\r\n" % self.replid.encode() if psync2 else b"+CONTINUE\r\n")
+            c.write(self.backlog.since(offset))
+            link.state = ONLINE
+            self.sync_partial_ok += 1
+            logsetup.notice("Partial resynchronization request from %s accepted. Sending %d bytes of backlog "
+                            "starting from offset %d.", self._name(link), self.offset + 1 - offset, offset)
+            return None
+        if rid != "?":
+            self.sync_partial_err += 1
+            logsetup.notice("Partial resynchronization not accepted: Replication ID mismatch or offset out of "
+                            "range (replica asked for '%s' offset %d)", rid, offset)
+        return self._full_sync(c, link, psync=True)
+
+    def sync(self, c):
+        """SYNC, the pre-PSYNC protocol: always a full resync, no +FULLRESYNC line."""
+        link = self.link_of(c)
+        if link.state is not None:
+            return None
+        return self._full_sync(c, link, psync=False)
+
+    def _become_replica(self, c, link):
+        c.kind = "replica"
+        c.flags.add(FLAG_REPLICA)
+        link.ack_time = time.time()
+        self._create_backlog()
+
+    def _full_sync(self, c, link, psync):
+        logsetup.notice("Replica %s asks for synchronization", self._name(link))
+        self._become_replica(c, link)
+        link.fullsync = psync
+        link.state = WAIT_BGSAVE_START
+        self.sync_full += 1
+        if self.srv.snapshots.child_pid is None:
+            self._start_bgsave()
+        else:
+            logsetup.notice("Waiting for the running child process to end before starting the BGSAVE for "
+                            "replication")
+            self.srv.snapshots.after_child.append(self._start_bgsave)
+        return None
+
+    # -- full sync through a BGSAVE on disk -----------------------------------------------
+
+    def _start_bgsave(self):
+        waiting = [link for link in self.links.values() if link.state == WAIT_BGSAVE_START]
+        if not waiting:
+            return
+        snaps = self.srv.snapshots
+        if snaps.child_pid is not None:  # another fork got in first: wait for it too
+            snaps.after_child.append(self._start_bgsave)
+            return
+        # The snapshot holds every write up to now; the stream from here on
+        # starts with a SELECT (the replica does not know the stream's db).
+        self.db = -1
+        offset = self.offset
+        err = snaps.start_bgsave(then=self._bgsave_done)
+        if err is not None:
+            for link in waiting:
+                logsetup.warning("BGSAVE for replication failed: %s", err)
+                self.srv.free_client(link.client)
+            return
+        logsetup.notice("Starting BGSAVE for SYNC with target: disk")
+        for link in waiting:
+            if link.fullsync:
+                link.client.write(b"+FULLRESYNC %s %d\r\n" % (self.replid.encode(), offset))
+            link.state = WAIT_BGSAVE_END
+            link.pending = []
+
+    def _bgsave_done(self, ok):
+        links = [link for link in self.links.values() if link.state == WAIT_BGSAVE_END]
+        if not ok:
+            for link in links:
+                logsetup.warning("SYNC failed. BGSAVE child returned an error")
+                self.srv.free_client(link.client)
+            return
+        try:
+            with open(self.srv.snapshots.path, "rb") as f:
+                payload = f.read()
+        except OSError as e:
+            logsetup.warning("SYNC failed. Can't open/stat DB after BGSAVE: %s", e.strerror)
+            for link in links:
+                self.srv.free_client(link.client)
+            return
+        for link in links:
+            c = link.client
+            c.write(b"$%d\r\n" % len(payload))
+            c.write(payload)
+            if link.pending:
+                c.write(b"".join(link.pending))
+            link.pending = []
+            link.state = ONLINE
+            link.ack_time = time.time()
+            logsetup.notice("Synchronization with replica %s succeeded", self._name(link))
+        self._start_bgsave()  # replicas that asked while this one ran
+
+    # -- cron, INFO, ROLE -------------------------------------------------------------
+
+    def cron(self):
+        replicas = self.replicas()
+        if not replicas:
+            return
+        now = time.monotonic()
+        if now - self.last_ping >= self.config["repl-ping-replica-period"]:
+            self.last_ping = now
+            self.feed(PING)
+        timeout = self.config["repl-timeout"]
+        wall = time.time()
+        for link in replicas:
+            if link.state == ONLINE and wall - link.ack_time > timeout:
+                logsetup.warning("Disconnecting timedout replica (streaming sync): %s", self._name(link))
+                self.srv.free_client(link.client)
+
+    def _client_gone(self, c):
+        link = self.links.pop(c.id, None)
+        if link is not None and link.state is not None:
+            logsetup.notice("Connection with replica %s lost.", self._name(link))
+
+    def _name(self, link):
+        host = link.ip or link.client.addr.rsplit(":", 1)[0]
+        return "%s:%d" % (host, link.port)
+
+    def info_fields(self):
+        replicas = self.replicas()
+        fields = [("role", "master"), ("connected_slaves", len(replicas))]
+        wall = time.time()
+        for i, link in enumerate(replicas):
+            state = {WAIT_BGSAVE_START: "wait_bgsave", WAIT_BGSAVE_END: "wait_bgsave"}.get(link.state, link.state)
+            fields.append(("slave%d" % i, "ip=%s,port=%d,state=%s,offset=%d,lag=%d" % (
+                link.ip or link.client.addr.rsplit(":", 1)[0], link.port, state, link.ack_offset,
+                int(wall - link.ack_time))))
+        b = self.backlog
+        fields += [
+            ("master_failover_state", "no-failover"),
+            ("master_replid", self.replid),
+            ("master_replid2", self.replid2),
+            ("master_repl_offset", self.offset),
+            ("second_repl_offset", self.second_offset),
+            ("repl_backlog_active", 1 if b is not None else 0),
+            ("repl_backlog_size", self.config["repl-backlog-size"]),
+            ("repl_backlog_first_byte_offset", b.first_byte_offset if b is not None else 0),
+            ("repl_backlog_histlen", b.histlen if b is not None else 0),
+        ]
+        return fields
+
+    def info_stats(self, _srv):
+        return [("sync_full", self.sync_full), ("sync_partial_ok", self.sync_partial_ok),
+                ("sync_partial_err", self.sync_partial_err)]
+
+    def role_reply(self, c):
+        rows = []
+        for link in self.replicas():
+            if link.state == ONLINE:
+                rows.append(resp.array([resp.bulk((link.ip or link.client.addr.rsplit(":", 1)[0]).encode()),
+                                        resp.bulk(b"%d" % link.port), resp.bulk(b"%d" % link.ack_offset)]))
+        return resp.array([resp.bulk(b"master"), resp.integer(self.offset), resp.array(rows)])
+

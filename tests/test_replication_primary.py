@@ -1,0 +1,207 @@
+"""The primary side of replication against a real Redis 7.0 replica, and the
+PSYNC protocol at the byte level: full sync from a BGSAVE on disk, the
+stream of every data type, a partial resync after the link is cut, INFO
+replication and ROLE."""
+
+import socket
+import time
+
+import pytest
+from rdb_dataset import assert_same, contents, dataset, fill
+
+from replication.backlog import Backlog
+
+
+def wait_until(pred, timeout=30, what="condition"):
+    deadline = time.time() + timeout
+    while not pred():
+        assert time.time() < deadline, "timed out waiting for " + what
+        time.sleep(0.05)
+
+
+def in_sync(primary, replica):
+    """The replica's link is up and it has applied everything the primary sent."""
+    p, r = primary.client(), replica.client()
+    try:
+        ri = r.info("replication")
+        return ri.get("master_link_status") == "up" and \
+            ri["slave_repl_offset"] == p.info("replication")["master_repl_offset"]
+    finally:
+        p.close()
+        r.close()
+
+
+def write_more(srv):
+    """Writes of every type, in several databases, with expiries, after the full sync."""
+    r = srv.client()
+    r.set("s:new", "v" * 100)
+    r.incr("counter")
+    r.incrbyfloat("float", 1.5)
+    r.rpush("l:new", *range(50))
+    r.lpop("l:new")
+    r.hset("h:new", mapping={"a": 1, "b": 2})
+    r.hdel("h:new", "a")
+    r.sadd("set:new", *range(20))
+    r.spop("set:new")
+    r.zadd("z:new", {"m%d" % i: i / 3 for i in range(30)})
+    r.zpopmin("z:new")
+    r.set("ttl:new", "x", px=600000)
+    r.expire("s:new", 1000)
+    r.delete("counter")
+    with r.pipeline(transaction=True) as p:
+        p.set("tx:a", 1).incr("tx:b").execute()
+    r3 = srv.client(db=3)
+    r3.set("db3:key", "three")
+    r3.close()
+    r.close()
+
+
+def test_redis_replica_follows_holdfast_primary(holdfast_factory, redis_factory):
+    primary = holdfast_factory()
+    fill(primary, dataset(seed=11))
+    replica = redis_factory("--replicaof", "127.0.0.1", str(primary.port))
+    wait_until(lambda: in_sync(primary, replica), what="the full sync")
+    assert_same(contents(primary), contents(replica))
+
+    write_more(primary)
+    wait_until(lambda: in_sync(primary, replica), what="the stream")
+    assert_same(contents(primary), contents(replica))
+
+    p = primary.client()
+    # The replica acknowledges its offset every second (REPLCONF ACK).
+    wait_until(lambda: p.info("replication")["slave0"]["offset"] == p.info("replication")["master_repl_offset"],
+               what="the replica's ACK")
+    info = p.info("replication")
+    assert info["role"] == "master" and info["connected_slaves"] == 1
+    assert info["slave0"]["state"] == "online" and info["slave0"]["port"] == replica.port
+    assert info["repl_backlog_active"] == 1 and info["repl_backlog_first_byte_offset"] == 1
+    assert info["repl_backlog_histlen"] == info["master_repl_offset"] > 0
+    role = p.execute_command("ROLE")
+    assert role[0] == b"master" and role[1] == info["master_repl_offset"]
+    assert len(role[2]) == 1 and role[2][0][:2] == [b"127.0.0.1", str(replica.port).encode()]
+    assert int(role[2][0][2]) == info["master_repl_offset"]  # its last ACK
+    assert p.info("stats")["sync_full"] == 1
+    assert [c["flags"] for c in p.client_list(_type="replica")] == ["S"]
+    p.close()
+
+
+def test_partial_resync_after_the_link_is_cut(holdfast_factory, redis_factory):
+    primary = holdfast_factory()
+    fill(primary, dataset(seed=5))
+    replica = redis_factory("--replicaof", "127.0.0.1", str(primary.port))
+    wait_until(lambda: in_sync(primary, replica), what="the full sync")
+    p = primary.client()
+    assert p.client_kill_filter(_type="replica") == 1
+    write_more(primary)  # written while the replica reconnects: the backlog carries it
+    wait_until(lambda: in_sync(primary, replica), what="the partial resync")
+    assert_same(contents(primary), contents(replica))
+    stats = p.info("stats")
+    assert (stats["sync_full"], stats["sync_partial_ok"]) == (1, 1)
+    with open(replica.logfile, "rb") as f:
+        assert b"Successful partial resynchronization with master" in f.read()
+    p.close()
+
+
+def _read_line(f):
+    line = f.readline()
+    assert line.endswith(b"\r\n"), line
+    return line[:-2]
+
+
+PING = b"*1\r\n$4\r\nPING\r\n"
+
+
+def _read_command(f):
+    """One command of the replication stream, as its raw bytes."""
+    head = f.readline()
+    assert head.startswith(b"*"), head
+    raw = head
+    for _ in range(int(head[1:])):
+        line = f.readline()
+        raw += line + f.read(int(line[1:]) + 2)
+    return raw
+
+
+def _read_stream(f, expected):
+    """Read commands until `expected` bytes of non-PING commands came;
+    returns (those bytes, how many PINGs were interleaved)."""
+    got, pings = b"", 0
+    while len(got) < len(expected):
+        cmd = _read_command(f)
+        if cmd == PING:
+            pings += 1
+        else:
+            got += cmd
+    return got, pings
+
+
+def test_psync_protocol_bytes(holdfast_factory):
+    """What a replica sees on the wire: +FULLRESYNC, the RDB as a bulk, then
+    the stream (SELECT first) with PINGs every repl-ping-replica-period,
+    counted in the offset; +CONTINUE <replid> with the missed bytes for a
+    PSYNC inside the backlog; +FULLRESYNC for an unknown replid."""
+    primary = holdfast_factory("--repl-ping-replica-period", "1")
+    p = primary.client()
+    p.set("before", "1")
+    s = socket.create_connection(("127.0.0.1", primary.port), timeout=10)
+    f = s.makefile("rb")
+    s.sendall(b"REPLCONF listening-port 4321\r\nREPLCONF capa eof capa psync2\r\nPSYNC ? -1\r\n")
+    assert _read_line(f) == b"+OK" and _read_line(f) == b"+OK"
+    words = _read_line(f).split()
+    assert words[0] == b"+FULLRESYNC" and len(words[1]) == 40 and words[2] == b"0"
+    replid = words[1]
+    n = int(_read_line(f)[1:])
+    rdb = f.read(n)
+    assert rdb[:9] == b"REDIS0010" and b"before" in rdb
+    p.set("after", "2")
+    expected = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$5\r\nafter\r\n$1\r\n2\r\n"
+    got, pings = _read_stream(f, expected)
+    assert got == expected
+    while not pings:  # repl-ping-replica-period 1: one comes within a second or so
+        assert _read_command(f) == PING
+        pings += 1
+    offset = len(expected) + pings * len(PING)
+    assert p.info("replication")["master_repl_offset"] >= offset
+    s.sendall(b"REPLCONF ACK %d\r\n" % offset)
+    wait_until(lambda: p.info("replication")["slave0"]["offset"] == offset, what="the ACK")
+    assert p.info("replication")["slave0"]["port"] == 4321
+    s.close()
+
+    p.set("missed", "3")
+    s = socket.create_connection(("127.0.0.1", primary.port), timeout=10)
+    f = s.makefile("rb")
+    s.sendall(b"REPLCONF capa psync2\r\nPSYNC %s %d\r\n" % (replid, offset + 1))
+    assert _read_line(f) == b"+OK"
+    assert _read_line(f) == b"+CONTINUE " + replid
+    missed = b"*3\r\n$3\r\nSET\r\n$6\r\nmissed\r\n$1\r\n3\r\n"
+    assert _read_stream(f, missed)[0] == missed
+    s.close()
+
+    s = socket.create_connection(("127.0.0.1", primary.port), timeout=10)
+    f = s.makefile("rb")
+    s.sendall(b"PSYNC %s 1\r\n" % (b"f" * 40))
+    assert _read_line(f).startswith(b"+FULLRESYNC " + replid + b" ")
+    s.close()
+    assert p.info("stats")["sync_partial_err"] == 1
+    p.close()
+
+
+@pytest.mark.parametrize("size", [1, 7, 64])
+def test_backlog_returns_exactly_the_history_it_covers(size):
+    import random
+
+    rnd = random.Random(size)
+    b = Backlog(size, 0)
+    stream = b""
+    for _ in range(300):
+        data = bytes(rnd.randrange(256) for _ in range(rnd.randrange(0, 2 * size + 2)))
+        b.add(data)
+        stream += data
+        assert b.offset == len(stream) and b.histlen == min(size, len(stream))
+        assert b.first_byte_offset == len(stream) - b.histlen + 1
+        for off in range(max(1, len(stream) - 3 * size), len(stream) + 3):
+            assert b.covers(off) == (b.first_byte_offset <= off <= len(stream) + 1)
+            if b.covers(off):
+                assert b.since(off) == stream[off - 1:]
+    b.resize(max(1, size // 2))
+    assert b.since(b.first_byte_offset) == stream[-max(1, size // 2):] and b.offset == len(stream)
