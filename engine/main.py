@@ -80,6 +80,15 @@ def main(argv=None):
 
         if not load_at_startup(server):
             return 1
+    if cfg["replicaof"]:
+        from replication import primary_of  # noqa: PLC0415
+
+        host, _, port = cfg["replicaof"].strip().partition(" ")
+        try:
+            primary_of(server).replicaof(host, int(port), at_startup=True)
+        except ValueError:
+            logsetup.warning("Invalid master port in 'replicaof %s'", cfg["replicaof"])
+            return 1
     return server.serve_forever()
 
 

@@ -46,6 +46,8 @@ class Server:
         self.loop = EventLoop(self)
         self.commands = {}
         self.is_replica = False
+        self.replica_read_only = False  # a replica with replica-read-only: -READONLY for clients' writes
+        self.applying_primary_stream = False  # running a command of our primary's stream (replication/)
         self.loading = False
         self.dirty = 0  # changes since the last save (rdb_changes_since_last_save)
         self.lastsave = int(self.start_time)
@@ -137,7 +139,7 @@ class Server:
         command of a client in a special state (MULTI, subscribed, not
         authenticated, MONITOR running), goes through `call`, which does
         every check."""
-        if c.gated or self.monitors or self.write_block_reason is not None or self.loading:
+        if c.gated or self.monitors or self.write_block_reason is not None or self.loading or self.replica_read_only:
             fast = self._fast_table(c)
         else:
             fast = self.fast_commands  # the usual case, without a call
@@ -240,7 +242,7 @@ class Server:
     def _fast_table(self, c):
         if c.gated or self.monitors or self.loading:
             return _NO_FAST_COMMANDS
-        if self.write_block_reason is not None:
+        if self.write_block_reason is not None or self.replica_read_only:
             return self.fast_read_only
         return self.fast_commands
 
@@ -281,8 +283,10 @@ class Server:
         if self.loading and "loading" not in cmd.flags and c.kind != "aof":
             self._reject(c, cmd, b"LOADING Holdfast is loading the dataset in memory")
             return
-        if cmd.is_write and self.write_block_reason is not None:
-            err = self.write_refusal(cmd)
+        if cmd.is_write and c.kind != "master":  # our primary's stream is never refused
+            err = self.write_refusal(cmd) if self.write_block_reason is not None else None
+            if err is None and self.replica_read_only:
+                err = b"READONLY You can't write against a read only replica."
             if err is not None:
                 self._reject(c, cmd, err)
                 return

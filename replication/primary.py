@@ -25,6 +25,7 @@ As in Redis, the backlog exists from the first replica on, and
 master_repl_offset only moves while it does.
 """
 
+import os
 import time
 
 from engine import logsetup, resp
@@ -75,13 +76,17 @@ class Primary:
         self.offset = 0  # master_repl_offset
         self.db = -1  # the stream's SELECTed db (propagation target protocol)
         self.links = {}  # client id -> ReplicaLink, from the first REPLCONF on
-        self.last_ping = time.monotonic()
+        self.upstream = None  # replication/replica.py's ReplicaOf while this server is a replica
+        self.cached = False  # whether PSYNC may ask to continue our history (else `PSYNC ? -1`)
+        self.last_ping = self.last_keepalive = time.monotonic()
         self.sync_full = self.sync_partial_ok = self.sync_partial_err = 0
         server.client_free_hooks.append(self._client_gone)
         server.cron_hooks.append(self.cron)
         server.role_reply = self.role_reply
         server.info_providers.setdefault("stats", []).append(self.info_stats)
         server.config.on_change("repl-backlog-size", self._backlog_size_changed)
+        server.config.on_change("replica-read-only",
+                                lambda _old, new: setattr(server, "replica_read_only", new and server.is_replica))
 
     @property
     def replid(self):
@@ -93,6 +98,18 @@ class Primary:
     # -- the write stream ------------------------------------------------------------
 
     def feed(self, data):
+        """propagate()'s bytes. While a replica applies its primary's stream,
+        the primary's own bytes are passed on instead (feed_from_primary)."""
+        if self.srv.applying_primary_stream:
+            return
+        self._feed(data)
+
+    def feed_from_primary(self, raw):
+        """A command of our primary's stream, as it came: to our backlog and
+        replicas unchanged, so the offsets stay the primary's."""
+        self._feed(raw)
+
+    def _feed(self, data):
         self.backlog.add(data)
         self.offset = self.backlog.offset
         for link in self.links.values():
@@ -104,6 +121,7 @@ class Primary:
     def _create_backlog(self):
         if self.backlog is None:
             self.backlog = Backlog(self.config["repl-backlog-size"], self.offset)
+        if self not in self.srv.propagation_targets:
             self.srv.add_propagation_target(self)  # db = -1: the stream starts with a SELECT
 
     def _backlog_size_changed(self, _old, new):
@@ -261,13 +279,24 @@ class Primary:
     # -- cron, INFO, ROLE -------------------------------------------------------------
 
     def cron(self):
+        if self.upstream is not None:
+            self.upstream.cron()
         replicas = self.replicas()
         if not replicas:
             return
         now = time.monotonic()
-        if now - self.last_ping >= self.config["repl-ping-replica-period"]:
+        # A replica passes its primary's PINGs on and makes none: its stream
+        # must stay byte for byte its primary's.
+        if self.upstream is None and now - self.last_ping >= self.config["repl-ping-replica-period"]:
             self.last_ping = now
             self.feed(PING)
+        if now - self.last_keepalive >= 1.0:
+            # Replicas waiting for their snapshot get a newline a second, as
+            # Redis sends, so their repl-timeout does not expire meanwhile.
+            self.last_keepalive = now
+            for link in replicas:
+                if link.state in (WAIT_BGSAVE_START, WAIT_BGSAVE_END):
+                    link.client.write(b"\n")
         timeout = self.config["repl-timeout"]
         wall = time.time()
         for link in replicas:
@@ -286,7 +315,8 @@ class Primary:
 
     def info_fields(self):
         replicas = self.replicas()
-        fields = [("role", "master"), ("connected_slaves", len(replicas))]
+        fields = self.upstream.info_fields() if self.upstream is not None else [("role", "master")]
+        fields.append(("connected_slaves", len(replicas)))
         wall = time.time()
         for i, link in enumerate(replicas):
             state = {WAIT_BGSAVE_START: "wait_bgsave", WAIT_BGSAVE_END: "wait_bgsave"}.get(link.state, link.state)
@@ -312,6 +342,8 @@ class Primary:
                 ("sync_partial_err", self.sync_partial_err)]
 
     def role_reply(self, c):
+        if self.upstream is not None:
+            return self.upstream.role_reply()
         rows = []
         for link in self.replicas():
             if link.state == ONLINE:
@@ -319,3 +351,77 @@ class Primary:
                                         resp.bulk(b"%d" % link.port), resp.bulk(b"%d" % link.ack_offset)]))
         return resp.array([resp.bulk(b"master"), resp.integer(self.offset), resp.array(rows)])
 
+
+    # -- this server as a replica ----------------------------------------------------------
+
+    def replicaof(self, host, port, at_startup=False):
+        """REPLICAOF host port: follow that primary (our own replicas stay).
+        A primary turned replica at runtime offers its own history to the new
+        primary (Redis's replicationCacheMasterUsingMyself); at startup there
+        is none to offer."""
+        from .replica import ReplicaOf  # noqa: PLC0415 - the replica side needs the loader and the stream reader
+
+        srv = self.srv
+        if self.upstream is not None:
+            if (self.upstream.host, self.upstream.port) == (host, port):
+                return False
+            self.upstream.close()
+        elif not at_startup:
+            self.cached = True
+        srv.is_replica = True
+        srv.replica_read_only = self.config["replica-read-only"]
+        logsetup.set_role("S")
+        self.upstream = ReplicaOf(srv, self, host, port)
+        logsetup.notice("Connecting to MASTER %s:%d", host, port)
+        return True
+
+    def replicaof_no_one(self):
+        """REPLICAOF NO ONE: become a primary, keeping the history under
+        replid2 so the old primary's other replicas continue (PSYNC2)."""
+        if self.upstream is None:
+            return
+        self.upstream.close()
+        self.upstream = None
+        srv = self.srv
+        srv.is_replica = False
+        srv.replica_read_only = False
+        logsetup.set_role("M")
+        self.replid2 = self.replid
+        self.second_offset = self.offset + 1
+        srv.replid = os.urandom(20).hex()
+        self.db = -1
+        self._create_backlog()
+        logsetup.notice("Setting secondary replication ID to %s, valid up to offset: %d. New replication ID is %s",
+                        self.replid2, self.second_offset, srv.replid)
+        logsetup.notice("MASTER MODE enabled (user request from 'id=?')")
+
+    def psync_args(self):
+        if self.cached:
+            return self.replid, self.offset + 1
+        return "?", -1
+
+    def reset_for_full_sync(self, replid, offset):
+        """+FULLRESYNC: the primary's history replaces ours; our replicas must resync."""
+        self._drop_replicas()
+        self.srv.replid = replid
+        self.replid2, self.second_offset = "0" * 40, -1
+        self.offset = offset
+        self.backlog = None
+        self._create_backlog()
+        self.cached = True
+
+    def continue_from_primary(self, new_replid):
+        """+CONTINUE [replid]: a primary that changed its id (it was promoted)
+        still serves our offset; our old id stays valid as replid2."""
+        self._create_backlog()
+        self.cached = True
+        if new_replid and new_replid != self.replid:
+            self.replid2 = self.replid
+            self.second_offset = self.offset + 1
+            self.srv.replid = new_replid
+            logsetup.notice("Primary replication ID changed to %s", new_replid)
+            self._drop_replicas()  # they learn the new id by reconnecting
+
+    def _drop_replicas(self):
+        for link in self.replicas():
+            self.srv.free_client(link.client)

@@ -1,5 +1,6 @@
-"""Replication commands of the primary side: PSYNC, SYNC, REPLCONF. The
-work is replication/'s (primary.py); these parse and answer as Redis does."""
+"""Replication commands: PSYNC, SYNC, REPLCONF (the primary side) and
+REPLICAOF/SLAVEOF (the replica side). The work is replication/'s; these
+parse and answer as Redis does."""
 
 from .. import resp
 from . import command
@@ -33,3 +34,33 @@ def sync(c, argv):
          summary="An internal command for configuring the replication stream")
 def replconf(c, argv):
     return _primary(c).replconf(c, argv)
+
+
+def _replicaof(c, argv):
+    if c.kind == "master":
+        return resp.error(b"ERR Command is not valid when client is a replica.")
+    primary = _primary(c)
+    if argv[1].lower() == b"no" and argv[2].lower() == b"one":
+        primary.replicaof_no_one()
+        return resp.OK
+    try:
+        port = int(argv[2])
+    except ValueError:
+        return resp.error(b"ERR value is not an integer or out of range")
+    if not 0 <= port <= 65535:
+        return resp.error(b"ERR Invalid master port")
+    if not primary.replicaof(argv[1].decode(errors="replace"), port):
+        return resp.simple(b"OK Already connected to specified master")
+    return resp.OK
+
+
+@command("replicaof", 3, "admin noscript stale no-async-loading", group="server", since="5.0.0",
+         summary="Make the server a replica of another instance, or promote it as master.")
+def replicaof(c, argv):
+    return _replicaof(c, argv)
+
+
+@command("slaveof", 3, "admin noscript stale no-async-loading", group="server", since="1.0.0",
+         summary="Make the server a replica of another instance, or promote it as master.")
+def slaveof(c, argv):
+    return _replicaof(c, argv)
