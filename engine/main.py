@@ -80,12 +80,13 @@ def main(argv=None):
 
         if not load_at_startup(server):
             return 1
-    if cfg["replicaof"]:
-        from replication import primary_of  # noqa: PLC0415
+    from replication import primary_of  # noqa: PLC0415
 
+    primary = primary_of(server)  # from the start: min-replicas-to-write, INFO replication
+    if cfg["replicaof"]:
         host, _, port = cfg["replicaof"].strip().partition(" ")
         try:
-            primary_of(server).replicaof(host, int(port), at_startup=True)
+            primary.replicaof(host, int(port), at_startup=True)
         except ValueError:
             logsetup.warning("Invalid master port in 'replicaof %s'", cfg["replicaof"])
             return 1

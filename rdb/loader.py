@@ -210,6 +210,10 @@ def load_at_startup(server):
         logsetup.notice("RDB age %d seconds", int(started) - _aux_int(aux[b"ctime"]))
     if b"used-mem" in aux:
         logsetup.notice("RDB memory usage when created %.2f Mb", _aux_int(aux[b"used-mem"]) / 1048576)
+    if b"repl-id" in aux and b"repl-offset" in aux:
+        # A restarted replica resumes its stream from here (replication/).
+        server.loaded_repl_info = (aux[b"repl-id"].decode(errors="replace"), _aux_int(aux[b"repl-offset"]),
+                                   _aux_int(aux.get(b"repl-stream-db", b"0")))
     snaps.last_load_keys_loaded = loader.keys_loaded
     snaps.last_load_keys_expired = loader.keys_expired
     logsetup.notice("Done loading RDB, keys loaded: %d, keys expired: %d.", loader.keys_loaded, loader.keys_expired)

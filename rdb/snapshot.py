@@ -93,7 +93,7 @@ class Snapshots:
         srv = self.srv
         return [
             ("redis-ver", VERSION), ("redis-bits", 64), ("ctime", int(time.time())),
-            ("used-mem", _used_memory()), ("repl-stream-db", 0),
+            ("used-mem", _used_memory()), ("repl-stream-db", _repl_stream_db(srv)),
             ("repl-id", getattr(srv, "replid", None) or srv.run_id),
             ("repl-offset", getattr(getattr(srv, "replication", None), "offset", 0)),
             ("aof-base", 1 if aof_base else 0),
@@ -502,6 +502,13 @@ class _ChildReporter:
             self.last = now
             copied = self.sample()
             os.write(self.fd, b"progress %d %d %d\n" % (keys, copied, self.peak))
+
+
+def _repl_stream_db(srv):
+    """The db our primary's stream has SELECTed (a replica resuming after a
+    restart continues in it), else 0."""
+    upstream = getattr(getattr(srv, "replication", None), "upstream", None)
+    return upstream.stream_db if upstream is not None else 0
 
 
 def _unlink(path):

@@ -36,6 +36,8 @@ from .backlog import Backlog
 
 WAIT_BGSAVE_START, WAIT_BGSAVE_END, ONLINE = "wait_bgsave", "wait_bgsave_end", "online"
 PING = resp.encode_command([b"PING"])
+GETACK = resp.encode_command([b"REPLCONF", b"GETACK", b"*"])
+NOREPLICAS = b"NOREPLICAS Not enough good replicas to write."
 
 
 def primary_of(server):
@@ -77,6 +79,9 @@ class Primary:
         self.db = -1  # the stream's SELECTed db (propagation target protocol)
         self.links = {}  # client id -> ReplicaLink, from the first REPLCONF on
         self.upstream = None  # replication/replica.py's ReplicaOf while this server is a replica
+        self.waiters = []  # (client, offset, numreplicas) of clients blocked in WAIT
+        self.getack_wanted = False
+        self.good_replicas = 0  # online, lag <= min-replicas-max-lag (min-replicas-to-write)
         self.cached = False  # whether PSYNC may ask to continue our history (else `PSYNC ? -1`)
         self.last_ping = self.last_keepalive = time.monotonic()
         self.sync_full = self.sync_partial_ok = self.sync_partial_err = 0
@@ -84,6 +89,9 @@ class Primary:
         server.cron_hooks.append(self.cron)
         server.role_reply = self.role_reply
         server.info_providers.setdefault("stats", []).append(self.info_stats)
+        server.before_sleep_hooks.append(self.before_sleep)
+        for name in ("min-replicas-to-write", "min-replicas-max-lag"):
+            server.config.on_change(name, lambda _o, _n: self.refresh_good_replicas())
         server.config.on_change("repl-backlog-size", self._backlog_size_changed)
         server.config.on_change("replica-read-only",
                                 lambda _old, new: setattr(server, "replica_read_only", new and server.is_replica))
@@ -162,6 +170,9 @@ class Primary:
                 if offset > link.ack_offset:
                     link.ack_offset = offset
                 link.ack_time = time.time()
+                self.refresh_good_replicas()
+                if self.waiters:
+                    self._serve_waiters()
                 return None  # a replica's ACK gets no reply
             elif opt == b"getack":
                 return None  # only a primary asks for ACKs
@@ -276,11 +287,69 @@ class Primary:
             logsetup.notice("Synchronization with replica %s succeeded", self._name(link))
         self._start_bgsave()  # replicas that asked while this one ran
 
+    # -- WAIT and min-replicas-to-write ----------------------------------------------------
+
+    def acked(self, offset):
+        return sum(1 for link in self.links.values() if link.state == ONLINE and link.ack_offset >= offset)
+
+    def wait(self, c, numreplicas, timeout_ms):
+        """WAIT: the reply now, or None with `c` blocked until enough
+        replicas acknowledged the stream up to now, or the timeout. (Redis
+        waits for the offset after the client's own last write; this waits
+        for the whole stream up to the WAIT, which is never less.)"""
+        if self.upstream is not None:
+            return resp.error(b"ERR WAIT cannot be used with replica instances. Please also note that since Redis "
+                              b"4.0 if a replica is configured to be writable (which is not the default) writes to "
+                              b"replicas are just local and are not propagated.")
+        target = self.offset
+        acked = self.acked(target)
+        if acked >= numreplicas or self.srv.in_exec:
+            return resp.integer(acked)
+        deadline = self.srv.now_ms + timeout_ms if timeout_ms else 0
+        self.srv.blocking.block(c, c.db, (), deadline, None, lambda cl: resp.integer(self.acked(target)))
+        self.waiters.append((c, target, numreplicas))
+        self.getack_wanted = True  # before sleeping, ask the replicas for their offsets
+        return None
+
+    def _serve_waiters(self):
+        still = []
+        for c, target, num in self.waiters:
+            if c.closed or c.blocked is None:
+                continue  # timed out, unblocked or gone
+            acked = self.acked(target)
+            if acked >= num:
+                self.srv.blocking.unblock(c, resp.integer(acked))
+            else:
+                still.append((c, target, num))
+        self.waiters = still
+
+    def before_sleep(self):
+        if self.getack_wanted:
+            self.getack_wanted = False
+            if self.backlog is not None and self.upstream is None:
+                self.feed(GETACK)
+
+    def refresh_good_replicas(self):
+        """min-replicas-to-write: count the replicas that acknowledged within
+        min-replicas-max-lag seconds; below the minimum, writes get -NOREPLICAS."""
+        wall = time.time()
+        max_lag = self.config["min-replicas-max-lag"]
+        self.good_replicas = sum(1 for link in self.links.values()
+                                 if link.state == ONLINE and wall - link.ack_time <= max_lag)
+        srv = self.srv
+        need = self.config["min-replicas-to-write"]
+        refuse = need > 0 and max_lag > 0 and self.good_replicas < need and self.upstream is None
+        if refuse and srv.write_block_reason is None:
+            srv.write_block_reason = NOREPLICAS
+        elif not refuse and srv.write_block_reason == NOREPLICAS:
+            srv.write_block_reason = None
+
     # -- cron, INFO, ROLE -------------------------------------------------------------
 
     def cron(self):
         if self.upstream is not None:
             self.upstream.cron()
+        self.refresh_good_replicas()
         replicas = self.replicas()
         if not replicas:
             return
@@ -306,6 +375,8 @@ class Primary:
 
     def _client_gone(self, c):
         link = self.links.pop(c.id, None)
+        if link is not None and link.state == ONLINE:
+            self.refresh_good_replicas()
         if link is not None and link.state is not None:
             logsetup.notice("Connection with replica %s lost.", self._name(link))
 
@@ -362,17 +433,23 @@ class Primary:
         from .replica import ReplicaOf  # noqa: PLC0415 - the replica side needs the loader and the stream reader
 
         srv = self.srv
+        stream_db = 0
         if self.upstream is not None:
             if (self.upstream.host, self.upstream.port) == (host, port):
                 return False
             self.upstream.close()
         elif not at_startup:
             self.cached = True
+        elif getattr(srv, "loaded_repl_info", None) is not None:
+            # Restarted on an RDB a replica saved: resume its stream (PSYNC).
+            srv.replid, self.offset, stream_db = srv.loaded_repl_info
+            self.cached = True
         srv.is_replica = True
         srv.replica_read_only = self.config["replica-read-only"]
         logsetup.set_role("S")
         self.upstream = ReplicaOf(srv, self, host, port)
-        logsetup.notice("Connecting to MASTER %s:%d", host, port)
+        if 0 < stream_db < len(srv.keyspace.dbs):
+            self.upstream.stream_db = stream_db
         return True
 
     def replicaof_no_one(self):

@@ -61,6 +61,7 @@ class ReplicaOf:
         self.link_down_since = int(time.time())
         self.sync_started = 0.0
         self.master_client = None
+        self.stream_db = 0  # the db the primary's stream has SELECTed: kept across reconnects
         self.last_ack = 0.0
         self.next_try = 0.0
 
@@ -233,6 +234,7 @@ class ReplicaOf:
             replid, offset = words[1].decode(), int(words[2])
             logsetup.notice("Full resync from master: %s:%d", replid, offset)
             self.primary.reset_for_full_sync(replid, offset)
+            self.stream_db = 0  # the stream after a snapshot starts with a SELECT
             self.state = TRANSFER
             self.transfer_size = -1
             self.eof_mark = None
@@ -310,6 +312,7 @@ class ReplicaOf:
         c.flags.add(FLAG_MASTER)
         c.authenticated = True
         c.reply_mode = "off"
+        c.db = self.srv.keyspace.dbs[self.stream_db]
         self.master_client = c
         self.send_ack()
 
@@ -344,6 +347,7 @@ class ReplicaOf:
             logsetup.warning("Protocol error from the primary's stream at offset %d: %s", e.offset, e.message)
             self.drop("protocol error")
             return
+        self.stream_db = c.db.id
         if self.sock is not None:
             del self.inbuf[:done]
 

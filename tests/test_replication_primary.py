@@ -205,3 +205,39 @@ def test_backlog_returns_exactly_the_history_it_covers(size):
                 assert b.since(off) == stream[off - 1:]
     b.resize(max(1, size // 2))
     assert b.since(b.first_byte_offset) == stream[-max(1, size // 2):] and b.offset == len(stream)
+
+
+def test_wait_and_min_replicas_to_write(holdfast_factory, redis_factory):
+    primary = holdfast_factory()
+    p = primary.client()
+    p.set("k", "v")
+    assert p.execute_command("WAIT", 0, 0) == 0
+    t0 = time.time()
+    assert p.execute_command("WAIT", 1, 200) == 0  # no replica: times out
+    assert time.time() - t0 >= 0.19
+    assert p.info("clients")["blocked_clients"] == 0
+    with pytest.raises(Exception, match="timeout is negative"):
+        p.execute_command("WAIT", 1, -1)
+
+    p.config_set("min-replicas-to-write", 1)
+    with pytest.raises(Exception, match="NOREPLICAS Not enough good replicas to write."):
+        p.set("k", "refused")
+    assert p.get("k") == b"v"  # reads still work
+
+    replica = redis_factory("--replicaof", "127.0.0.1", str(primary.port))
+    wait_until(lambda: in_sync(primary, replica), what="the full sync")
+    p.set("k", "accepted")  # a good replica now
+    # WAIT asks the replica for its offset (REPLCONF GETACK) rather than
+    # waiting for the next periodic ACK: it answers well within a second.
+    t0 = time.time()
+    assert p.execute_command("WAIT", 1, 5000) == 1
+    assert time.time() - t0 < 0.9
+    r = replica.client()
+    assert r.get("k") == b"accepted"
+    with pytest.raises(Exception, match="WAIT cannot be used with replica instances"):
+        hf_replica = holdfast_factory("--replicaof", "127.0.0.1", str(primary.port))
+        hf_replica.client().execute_command("WAIT", 0, 0)
+
+    p.config_set("min-replicas-to-write", 0)
+    r.close()
+    p.close()

@@ -97,3 +97,28 @@ def test_chain_holdfast_holdfast_redis(holdfast_factory, redis_factory):
     assert t.info("replication")["master_repl_offset"] == b.info("replication")["master_repl_offset"]
     t.close()
     b.close()
+
+
+def test_restarted_replica_resumes_with_a_partial_resync(holdfast_factory, redis_factory):
+    """The replica's RDB carries repl-id, repl-offset and repl-stream-db: on a
+    restart it asks to continue from there (PSYNC), and the stream goes on
+    in the database it had SELECTed."""
+    primary = redis_factory("--repl-diskless-sync-delay", "0")
+    fill(primary, dataset(seed=6))
+    replica = holdfast_factory("--replicaof", "127.0.0.1", str(primary.port))
+    wait_until(lambda: in_sync(primary, replica), what="the full sync")
+    p3 = primary.client(db=3)
+    p3.set("in-db-3", "before")  # the stream now has db 3 SELECTed
+    wait_until(lambda: in_sync(primary, replica), what="the stream")
+    r = replica.client()
+    r.shutdown(save=True)
+    r.close()
+    replica.proc.wait(10)
+    p3.set("in-db-3-while-down", "x")  # no SELECT precedes it in the stream
+    replica.start()
+    wait_until(lambda: in_sync(primary, replica), what="the resumed stream")
+    assert replica.client(db=3).get("in-db-3-while-down") == b"x"
+    assert_same(contents(primary), contents(replica))
+    stats = primary.client().info("stats")
+    assert (stats["sync_full"], stats["sync_partial_ok"]) == (1, 1)
+    p3.close()

@@ -64,3 +64,17 @@ def replicaof(c, argv):
          summary="Make the server a replica of another instance, or promote it as master.")
 def slaveof(c, argv):
     return _replicaof(c, argv)
+
+
+@command("wait", 3, "noscript", group="generic", since="3.0.0",
+         summary="Wait for the synchronous replication of all the write commands sent in the context of the "
+                 "current connection", complexity="O(1)")
+def wait(c, argv):
+    try:
+        numreplicas = int(argv[1])
+        timeout = int(argv[2])
+    except ValueError:
+        return resp.error(b"ERR value is not an integer or out of range")
+    if timeout < 0:
+        return resp.error(b"ERR timeout is negative")
+    return _primary(c).wait(c, numreplicas, timeout)
