@@ -99,14 +99,14 @@ class Snapshots:
             ("aof-base", 1 if aof_base else 0),
         ]
 
-    def write_file(self, path, views, progress=None, aof_base=False):
+    def write_file(self, path, views, progress=None, aof_base=False, to_pipe=False):
         """Write a whole RDB to `path` from `views`, an iterable of (db,
         data, expires, custom) made one database at a time, fsynced.
         `progress(keys written so far)` runs every few thousand keys and
         after each database. Returns the number of keys written."""
         compress = self.config["rdbcompression"]
         keys = 0
-        autosync = AUTOSYNC_BYTES if self.config["rdb-save-incremental-fsync"] else 0
+        autosync = AUTOSYNC_BYTES if self.config["rdb-save-incremental-fsync"] and not to_pipe else 0
         try:
             f = open(path, "wb", buffering=1 << 20)
         except OSError as e:
@@ -124,7 +124,8 @@ class Snapshots:
                         progress(keys)
                 w.finish()
                 f.flush()
-                os.fsync(f.fileno())
+                if not to_pipe:  # a diskless full sync writes to a pipe: nothing to sync
+                    os.fsync(f.fileno())
         except OSError as e:  # ENOSPC, EIO, ...
             raise SaveError("Write error saving DB on disk: %s" % (e.strerror or e)) from None
         return keys
@@ -225,7 +226,7 @@ class Snapshots:
         logsetup.notice("Background saving started by pid %d", self.child_pid)
         return None
 
-    def fork_child(self, kind, tmp_pattern, on_done):
+    def fork_child(self, kind, tmp_pattern, on_done, pipe_fd=None):
         """Fork a child that writes an RDB of the keyspace to `tmp_pattern %
         its pid` ("rdb": a snapshot; "aof": the base of an AOF rewrite,
         aof/rewrite.py). When it ends, the cron calls on_done(ok, tmp path,
@@ -246,6 +247,8 @@ class Snapshots:
             return e.strerror
         if pid == 0:
             os.close(r)
+            if pipe_fd is not None:  # a diskless full sync: the RDB goes down this pipe
+                self._child_main(w, "/proc/self/fd/%d" % pipe_fd, kind, to_pipe=True)
             self._child_main(w, tmp_pattern % os.getpid(), kind)  # never returns
         self.latest_fork_usec = int((time.perf_counter() - t0) * 1e6)
         self.total_forks += 1
@@ -253,7 +256,7 @@ class Snapshots:
         os.set_blocking(r, False)
         self.child_pid = pid
         self.child_kind = kind
-        self.child_tmp = tmp_pattern % pid
+        self.child_tmp = tmp_pattern % pid if pipe_fd is None else None
         self.child_done = on_done
         self.child_pipe = r
         self.child_report = b""
@@ -264,7 +267,7 @@ class Snapshots:
         self._dirty_at_start = srv.dirty
         return None
 
-    def _child_main(self, report_fd, tmp, kind):
+    def _child_main(self, report_fd, tmp, kind, to_pipe=False):
         """The fork child: write the snapshot (or AOF base) to `tmp` from
         private views of the keyspace, report, and leave with os._exit (no
         atexit, no flushing of the parent's buffers)."""
@@ -285,7 +288,7 @@ class Snapshots:
                             fell_back.append(db.id)
                         yield db, data, expires, custom
 
-            keys = self.write_file(tmp, views(), progress=reporter.progress, aof_base=kind == "aof")
+            keys = self.write_file(tmp, views(), progress=reporter.progress, aof_base=kind == "aof", to_pipe=to_pipe)
             if fell_back:
                 logsetup.warning("Snapshot child read databases %s directly: their custom_keys index was "
                                  "incomplete (more memory copied, data unaffected)", fell_back)
@@ -512,6 +515,8 @@ def _repl_stream_db(srv):
 
 
 def _unlink(path):
+    if path is None:  # a diskless sync's child writes no file
+        return
     try:
         os.unlink(path)
     except OSError:

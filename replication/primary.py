@@ -80,6 +80,7 @@ class Primary:
         self.links = {}  # client id -> ReplicaLink, from the first REPLCONF on
         self.upstream = None  # replication/replica.py's ReplicaOf while this server is a replica
         self.waiters = []  # (client, offset, numreplicas) of clients blocked in WAIT
+        self.transfer = None  # the running diskless transfer (diskless.py)
         self.getack_wanted = False
         self.good_replicas = 0  # online, lag <= min-replicas-max-lag (min-replicas-to-write)
         self.cached = False  # whether PSYNC may ask to continue our history (else `PSYNC ? -1`)
@@ -224,20 +225,35 @@ class Primary:
         self._become_replica(c, link)
         link.fullsync = psync
         link.state = WAIT_BGSAVE_START
+        link.ack_time = time.time()  # since when it waits (repl-diskless-sync-delay)
         self.sync_full += 1
-        if self.srv.snapshots.child_pid is None:
-            self._start_bgsave()
-        else:
+        if self.srv.snapshots.child_pid is not None:
             logsetup.notice("Waiting for the running child process to end before starting the BGSAVE for "
                             "replication")
             self.srv.snapshots.after_child.append(self._start_bgsave)
+        elif not (self._diskless(self._waiting()) and self.config["repl-diskless-sync-delay"]):
+            self._start_bgsave()
+        # else the cron starts it once repl-diskless-sync-delay has passed, for every replica that asked by then
         return None
 
-    # -- full sync through a BGSAVE on disk -----------------------------------------------
+    # -- full sync: a BGSAVE on disk, or streamed from the child (diskless.py) -------------------
+
+    def _waiting(self):
+        return [link for link in self.links.values() if link.state == WAIT_BGSAVE_START]
+
+    def _diskless(self, links):
+        """Diskless when configured and every waiting replica takes `$EOF:` framing."""
+        return self.config["repl-diskless-sync"] and links and all("eof" in link.capa for link in links)
+
+    def _diskless_due(self, waiting):
+        delay = self.config["repl-diskless-sync-delay"]
+        most = self.config["repl-diskless-sync-max-replicas"]
+        oldest = min(link.ack_time for link in waiting)
+        return time.time() - oldest >= delay or (most and len(waiting) >= most)
 
     def _start_bgsave(self):
-        waiting = [link for link in self.links.values() if link.state == WAIT_BGSAVE_START]
-        if not waiting:
+        waiting = self._waiting()
+        if not waiting or self.transfer is not None:
             return
         snaps = self.srv.snapshots
         if snaps.child_pid is not None:  # another fork got in first: wait for it too
@@ -247,14 +263,26 @@ class Primary:
         # starts with a SELECT (the replica does not know the stream's db).
         self.db = -1
         offset = self.offset
-        err = snaps.start_bgsave(then=self._bgsave_done)
+        if self._diskless(waiting):
+            from .diskless import DisklessTransfer  # noqa: PLC0415 - only a diskless sync needs it
+
+            self._announce(waiting, offset)
+            transfer = DisklessTransfer(self, waiting)
+            err = transfer.start()
+            if err is None:
+                self.transfer = transfer
+        else:
+            err = snaps.start_bgsave(then=self._bgsave_done)
+            if err is None:
+                logsetup.notice("Starting BGSAVE for SYNC with target: disk")
+                self._announce(waiting, offset)
         if err is not None:
+            logsetup.warning("BGSAVE for replication failed: %s", err)
             for link in waiting:
-                logsetup.warning("BGSAVE for replication failed: %s", err)
                 self.srv.free_client(link.client)
-            return
-        logsetup.notice("Starting BGSAVE for SYNC with target: disk")
-        for link in waiting:
+
+    def _announce(self, links, offset):
+        for link in links:
             if link.fullsync:
                 link.client.write(b"+FULLRESYNC %s %d\r\n" % (self.replid.encode(), offset))
             link.state = WAIT_BGSAVE_END
@@ -262,30 +290,38 @@ class Primary:
 
     def _bgsave_done(self, ok):
         links = [link for link in self.links.values() if link.state == WAIT_BGSAVE_END]
-        if not ok:
-            for link in links:
-                logsetup.warning("SYNC failed. BGSAVE child returned an error")
-                self.srv.free_client(link.client)
-            return
-        try:
-            with open(self.srv.snapshots.path, "rb") as f:
-                payload = f.read()
-        except OSError as e:
-            logsetup.warning("SYNC failed. Can't open/stat DB after BGSAVE: %s", e.strerror)
-            for link in links:
-                self.srv.free_client(link.client)
-            return
+        payload = None
+        if ok:
+            try:
+                with open(self.srv.snapshots.path, "rb") as f:
+                    payload = f.read()
+            except OSError as e:
+                logsetup.warning("SYNC failed. Can't open/stat DB after BGSAVE: %s", e.strerror)
+        else:
+            logsetup.warning("SYNC failed. BGSAVE child returned an error")
         for link in links:
-            c = link.client
-            c.write(b"$%d\r\n" % len(payload))
-            c.write(payload)
-            if link.pending:
-                c.write(b"".join(link.pending))
-            link.pending = []
-            link.state = ONLINE
-            link.ack_time = time.time()
-            logsetup.notice("Synchronization with replica %s succeeded", self._name(link))
+            if payload is None:
+                self.srv.free_client(link.client)
+                continue
+            link.client.write(b"$%d\r\n" % len(payload))
+            link.client.write(payload)
+            self.go_online(link)
         self._start_bgsave()  # replicas that asked while this one ran
+
+    def go_online(self, link):
+        """The snapshot is out: the stream collected since the fork follows."""
+        c = link.client
+        if link.pending:
+            c.write(b"".join(link.pending))
+        link.pending = []
+        link.state = ONLINE
+        link.ack_time = time.time()
+        logsetup.notice("Synchronization with replica %s succeeded", self._name(link))
+
+    def transfer_done(self, transfer):
+        if self.transfer is transfer:
+            self.transfer = None
+        self._start_bgsave()
 
     # -- WAIT and min-replicas-to-write ----------------------------------------------------
 
@@ -350,6 +386,9 @@ class Primary:
         if self.upstream is not None:
             self.upstream.cron()
         self.refresh_good_replicas()
+        waiting = self._waiting()
+        if waiting and self.srv.snapshots.child_pid is None and self._diskless_due(waiting):
+            self._start_bgsave()
         replicas = self.replicas()
         if not replicas:
             return

@@ -56,12 +56,16 @@ def write_more(srv):
     r.close()
 
 
-def test_redis_replica_follows_holdfast_primary(holdfast_factory, redis_factory):
-    primary = holdfast_factory()
+@pytest.mark.parametrize("diskless", ["yes", "no"])
+def test_redis_replica_follows_holdfast_primary(holdfast_factory, redis_factory, diskless):
+    primary = holdfast_factory("--repl-diskless-sync", diskless, "--repl-diskless-sync-delay", "0")
     fill(primary, dataset(seed=11))
     replica = redis_factory("--replicaof", "127.0.0.1", str(primary.port))
     wait_until(lambda: in_sync(primary, replica), what="the full sync")
     assert_same(contents(primary), contents(replica))
+    with open(primary.logfile, "rb") as f:
+        target = b"replicas sockets" if diskless == "yes" else b"disk"
+        assert b"Starting BGSAVE for SYNC with target: " + target in f.read()
 
     write_more(primary)
     wait_until(lambda: in_sync(primary, replica), what="the stream")
@@ -86,7 +90,7 @@ def test_redis_replica_follows_holdfast_primary(holdfast_factory, redis_factory)
 
 
 def test_partial_resync_after_the_link_is_cut(holdfast_factory, redis_factory):
-    primary = holdfast_factory()
+    primary = holdfast_factory("--repl-diskless-sync-delay", "0")
     fill(primary, dataset(seed=5))
     replica = redis_factory("--replicaof", "127.0.0.1", str(primary.port))
     wait_until(lambda: in_sync(primary, replica), what="the full sync")
@@ -104,6 +108,16 @@ def test_partial_resync_after_the_link_is_cut(holdfast_factory, redis_factory):
 
 def _read_line(f):
     line = f.readline()
+    assert line.endswith(b"\r\n"), line
+    return line[:-2]
+
+
+def _read_line_after_keepalives(f):
+    """A line, after the bare newlines a primary sends a waiting replica
+    (once a second) to keep its link alive."""
+    line = f.readline()
+    while line == b"\n":
+        line = f.readline()
     assert line.endswith(b"\r\n"), line
     return line[:-2]
 
@@ -140,7 +154,7 @@ def test_psync_protocol_bytes(holdfast_factory):
     the stream (SELECT first) with PINGs every repl-ping-replica-period,
     counted in the offset; +CONTINUE <replid> with the missed bytes for a
     PSYNC inside the backlog; +FULLRESYNC for an unknown replid."""
-    primary = holdfast_factory("--repl-ping-replica-period", "1")
+    primary = holdfast_factory("--repl-ping-replica-period", "1", "--repl-diskless-sync", "no")
     p = primary.client()
     p.set("before", "1")
     s = socket.create_connection(("127.0.0.1", primary.port), timeout=10)
@@ -186,6 +200,52 @@ def test_psync_protocol_bytes(holdfast_factory):
     p.close()
 
 
+def test_diskless_sync_bytes_and_delay(holdfast_factory):
+    """repl-diskless-sync: replicas that announce capa eof get the RDB
+    streamed from the child as $EOF:<mark> ... <mark>, after
+    repl-diskless-sync-delay, one child for every replica that asked by then;
+    a replica without capa eof makes it a disk sync."""
+    primary = holdfast_factory("--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "1")
+    p = primary.client()
+    p.set("before", "1")
+    socks = []
+    t0 = time.time()
+    for _ in range(2):
+        s = socket.create_connection(("127.0.0.1", primary.port), timeout=10)
+        s.sendall(b"REPLCONF capa eof capa psync2\r\nPSYNC ? -1\r\n")
+        socks.append((s, s.makefile("rb")))
+    payloads = []
+    for _sock, f in socks:
+        assert _read_line(f) == b"+OK"
+        assert _read_line_after_keepalives(f).startswith(b"+FULLRESYNC ")
+        header = _read_line_after_keepalives(f)
+        assert header.startswith(b"$EOF:") and len(header) == 5 + 40
+        mark = header[5:45]
+        data = b""
+        while not data.endswith(mark):
+            data += f.read1(65536)
+        payloads.append(data[:-40])
+    assert time.time() - t0 >= 0.9  # repl-diskless-sync-delay 1
+    assert payloads[0] == payloads[1] and payloads[0][:9] == b"REDIS0010" and b"before" in payloads[0]
+    with open(primary.logfile, "rb") as f:
+        assert f.read().count(b"target: replicas sockets") == 1  # one child served both
+    p.set("after", "2")
+    for s, f in socks:
+        expected = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$5\r\nafter\r\n$1\r\n2\r\n"
+        assert _read_stream(f, expected)[0] == expected
+        s.close()
+
+    s = socket.create_connection(("127.0.0.1", primary.port), timeout=10)
+    f = s.makefile("rb")
+    s.sendall(b"REPLCONF capa psync2\r\nPSYNC ? -1\r\n")  # no capa eof
+    assert _read_line(f) == b"+OK"
+    assert _read_line_after_keepalives(f).startswith(b"+FULLRESYNC ")
+    header = _read_line_after_keepalives(f)
+    assert header.startswith(b"$") and header[1:].isdigit()
+    s.close()
+    p.close()
+
+
 @pytest.mark.parametrize("size", [1, 7, 64])
 def test_backlog_returns_exactly_the_history_it_covers(size):
     import random
@@ -208,7 +268,7 @@ def test_backlog_returns_exactly_the_history_it_covers(size):
 
 
 def test_wait_and_min_replicas_to_write(holdfast_factory, redis_factory):
-    primary = holdfast_factory()
+    primary = holdfast_factory("--repl-diskless-sync-delay", "0")
     p = primary.client()
     p.set("k", "v")
     assert p.execute_command("WAIT", 0, 0) == 0

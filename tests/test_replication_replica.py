@@ -78,10 +78,11 @@ def test_promotion_keeps_history_for_the_old_primary(holdfast_factory, redis_fac
 
 
 def test_chain_holdfast_holdfast_redis(holdfast_factory, redis_factory):
-    top = holdfast_factory("--repl-ping-replica-period", "1")
+    top = holdfast_factory("--repl-ping-replica-period", "1", "--repl-diskless-sync-delay", "0")
     fill(top, dataset(seed=8))
     # The middle must pass the top's PINGs on and send none of its own.
-    middle = holdfast_factory("--replicaof", "127.0.0.1", str(top.port), "--repl-ping-replica-period", "1")
+    middle = holdfast_factory("--replicaof", "127.0.0.1", str(top.port), "--repl-ping-replica-period", "1",
+                              "--repl-diskless-sync-delay", "0")
     wait_until(lambda: in_sync(top, middle), what="the middle replica")
     bottom = redis_factory("--replicaof", "127.0.0.1", str(middle.port))
     wait_until(lambda: in_sync(middle, bottom), what="the bottom replica")
