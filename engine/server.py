@@ -48,6 +48,7 @@ class Server:
         self.is_replica = False
         self.replica_read_only = False  # a replica with replica-read-only: -READONLY for clients' writes
         self.applying_primary_stream = False  # running a command of our primary's stream (replication/)
+        self.masterdown_reason = None  # replica-serve-stale-data no, link down: the -MASTERDOWN error
         self.loading = False
         self.dirty = 0  # changes since the last save (rdb_changes_since_last_save)
         self.lastsave = int(self.start_time)
@@ -139,7 +140,8 @@ class Server:
         command of a client in a special state (MULTI, subscribed, not
         authenticated, MONITOR running), goes through `call`, which does
         every check."""
-        if c.gated or self.monitors or self.write_block_reason is not None or self.loading or self.replica_read_only:
+        if (c.gated or self.monitors or self.write_block_reason is not None or self.loading or self.replica_read_only
+                or self.masterdown_reason is not None):
             fast = self._fast_table(c)
         else:
             fast = self.fast_commands  # the usual case, without a call
@@ -240,7 +242,7 @@ class Server:
             c.write(resp.error("ERR internal error running '%s' (see the server log)" % name))
 
     def _fast_table(self, c):
-        if c.gated or self.monitors or self.loading:
+        if c.gated or self.monitors or self.loading or self.masterdown_reason is not None:
             return _NO_FAST_COMMANDS
         if self.write_block_reason is not None or self.replica_read_only:
             return self.fast_read_only
@@ -283,6 +285,9 @@ class Server:
         if self.loading and "loading" not in cmd.flags and c.kind != "aof":
             self._reject(c, cmd, b"LOADING Holdfast is loading the dataset in memory")
             return
+        if self.masterdown_reason is not None and c.kind != "master" and not self._stale_ok(cmd, argv):
+            self._reject(c, cmd, self.masterdown_reason)
+            return
         if cmd.is_write and c.kind != "master":  # our primary's stream is never refused
             err = self.write_refusal(cmd) if self.write_block_reason is not None else None
             if err is None and self.replica_read_only:
@@ -306,6 +311,13 @@ class Server:
             self.slowlog.add(c, argv, dur // 1000, self.config["slowlog-max-len"])
         if self.monitors:
             self.feed_monitors(c, argv, cmd)
+
+    def _stale_ok(self, cmd, argv):
+        """Whether a command (or its subcommand: CONFIG SET) serves while the
+        link to our primary is down and replica-serve-stale-data is no."""
+        if cmd.subcommands and len(argv) > 1:
+            cmd = cmd.subcommands.get(argv[1].lower(), cmd)
+        return "stale" in cmd.flags
 
     def _appendonly_changed(self, _old, new):
         """CONFIG SET appendonly (at start the AOF is opened by main)."""

@@ -50,7 +50,8 @@ def primary_of(server):
 class ReplicaLink:
     """What the primary knows of one replica connection."""
 
-    __slots__ = ("client", "state", "port", "ip", "capa", "ack_offset", "ack_time", "pending", "fullsync")
+    __slots__ = ("client", "state", "port", "ip", "capa", "ack_offset", "ack_time", "pending", "fullsync",
+                 "snapshot_sent_at", "soft_since")
 
     def __init__(self, client):
         self.client = client
@@ -62,6 +63,8 @@ class ReplicaLink:
         self.ack_time = time.time()
         self.pending = []  # the stream while the snapshot is made
         self.fullsync = False  # PSYNC (True) or old SYNC (False) asked for a full sync
+        self.snapshot_sent_at = 0  # client.tot_net_out once the snapshot has left: not part of the limit
+        self.soft_since = 0.0  # over the soft output limit since then (0: under it)
 
 
 class Primary:
@@ -94,6 +97,8 @@ class Primary:
         for name in ("min-replicas-to-write", "min-replicas-max-lag"):
             server.config.on_change(name, lambda _o, _n: self.refresh_good_replicas())
         server.config.on_change("repl-backlog-size", self._backlog_size_changed)
+        server.config.on_change("replica-serve-stale-data",
+                                lambda _old, _new: self.upstream is not None and self.upstream.update_stale())
         server.config.on_change("replica-read-only",
                                 lambda _old, new: setattr(server, "replica_read_only", new and server.is_replica))
 
@@ -311,6 +316,7 @@ class Primary:
     def go_online(self, link):
         """The snapshot is out: the stream collected since the fork follows."""
         c = link.client
+        link.snapshot_sent_at = c.tot_net_out + c.output_bytes()
         if link.pending:
             c.write(b"".join(link.pending))
         link.pending = []
@@ -407,10 +413,31 @@ class Primary:
                     link.client.write(b"\n")
         timeout = self.config["repl-timeout"]
         wall = time.time()
+        self._check_output_limits(replicas, wall)
         for link in replicas:
             if link.state == ONLINE and wall - link.ack_time > timeout:
                 logsetup.warning("Disconnecting timedout replica (streaming sync): %s", self._name(link))
                 self.srv.free_client(link.client)
+
+    def _check_output_limits(self, replicas, now):
+        """client-output-buffer-limit replica: a replica whose unsent stream
+        (not its snapshot) passes the hard limit, or the soft one for longer
+        than its seconds, is dropped and must resync, as in Redis."""
+        hard, soft, secs = self.config["client-output-buffer-limit"].get("replica", (0, 0, 0))
+        if not hard and not soft:
+            return
+        for link in replicas:
+            c = link.client
+            behind = sum(map(len, link.pending)) + c.output_bytes() - max(0, link.snapshot_sent_at - c.tot_net_out)
+            over_soft = soft and behind > soft
+            if over_soft and not link.soft_since:
+                link.soft_since = now
+            elif not over_soft:
+                link.soft_since = 0.0
+            if (hard and behind > hard) or (over_soft and now - link.soft_since > secs):
+                logsetup.warning("Client %s scheduled to be closed ASAP for overcoming of output buffer limits.",
+                                 c.info_line())
+                self.srv.free_client(c)
 
     def _client_gone(self, c):
         link = self.links.pop(c.id, None)

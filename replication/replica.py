@@ -37,6 +37,7 @@ from rdb import RDBError, load_buffer
 
 CONNECT, CONNECTING, HANDSHAKE, TRANSFER, CONNECTED = "connect", "connecting", "handshake", "sync", "connected"
 READ_SIZE = 1 << 16
+MASTERDOWN = b"MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
 EOF_MARK_LEN = 40
 
 
@@ -54,6 +55,7 @@ class ReplicaOf:
         self.inbuf = bytearray()
         self.expect = []  # handshake replies still to read: names of the commands sent
         self.psync_request = b""
+        self.fullsync_from = None  # (replid, offset) of a +FULLRESYNC, adopted once the snapshot is loaded
         self.transfer_size = -1  # bytes of the RDB payload, or -1 while unknown
         self.eof_mark = None  # diskless payload: the 40-byte end mark
         self.transfer_read = 0
@@ -64,6 +66,7 @@ class ReplicaOf:
         self.stream_db = 0  # the db the primary's stream has SELECTed: kept across reconnects
         self.last_ack = 0.0
         self.next_try = 0.0
+        self.update_stale()
 
     # -- the connection -----------------------------------------------------------
 
@@ -118,10 +121,18 @@ class ReplicaOf:
         self.inbuf = bytearray()
         self.expect = []
         self.master_client = None
+        self.update_stale()
 
     def close(self):
         self.drop("replication turned off")
         self.state = None
+        self.srv.masterdown_reason = None
+
+    def update_stale(self):
+        """replica-serve-stale-data no: while the link is not up, clients get
+        -MASTERDOWN for every command not flagged stale (INFO, REPLICAOF...)."""
+        down = self.state != CONNECTED and not self.config["replica-serve-stale-data"]
+        self.srv.masterdown_reason = MASTERDOWN if down else None
 
     def _on_event(self, ev):
         if self.state == CONNECTING:
@@ -233,8 +244,10 @@ class ReplicaOf:
         if words[:1] == [b"+FULLRESYNC"] and len(words) == 3:
             replid, offset = words[1].decode(), int(words[2])
             logsetup.notice("Full resync from master: %s:%d", replid, offset)
-            self.primary.reset_for_full_sync(replid, offset)
-            self.stream_db = 0  # the stream after a snapshot starts with a SELECT
+            # The primary's id and offset become ours only once its snapshot
+            # is loaded: a link cut during the transfer must not leave us
+            # claiming (to a PSYNC) a history whose data we do not hold.
+            self.fullsync_from = (replid, offset)
             self.state = TRANSFER
             self.transfer_size = -1
             self.eof_mark = None
@@ -299,6 +312,8 @@ class ReplicaOf:
         finally:
             srv.loading = False
         srv.keyspace.install(loader.dbs)
+        self.primary.reset_for_full_sync(*self.fullsync_from)
+        self.stream_db = 0  # the stream after a snapshot starts with a SELECT
         del payload
         release_free_memory()
         logsetup.notice("MASTER <-> REPLICA sync: Finished with success")
@@ -307,6 +322,7 @@ class ReplicaOf:
 
     def _online(self):
         self.state = CONNECTED
+        self.update_stale()
         c = Client(self.srv, None, "%s:%d" % (self.host, self.port), "")
         c.kind = "master"
         c.flags.add(FLAG_MASTER)

@@ -67,7 +67,8 @@ class ServerProcess:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
                     s.sendall(b"PING\r\n")
                     data = s.recv(100)
-                    if data.startswith((b"+PONG", b"-NOAUTH", b"-LOADING")) and listens_on(self.proc.pid, self.port):
+                    up = data.startswith((b"+PONG", b"-NOAUTH", b"-LOADING", b"-MASTERDOWN"))
+                    if up and listens_on(self.proc.pid, self.port):
                         return  # ours, not another process that took the port
             except OSError:
                 pass
