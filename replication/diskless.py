@@ -96,6 +96,9 @@ class DisklessTransfer:
             if c.closed:
                 continue
             c.write(self.mark)
-            self.primary.go_online(link)
+            # As Redis: the stream starts only after the replica's first ACK,
+            # so the mark is the last thing it reads (a Redis replica looks
+            # for it at the end of each read).
+            self.primary.await_first_ack(link)
         logsetup.notice("Diskless sync of %d bytes to %d replica(s) done", self.bytes, len(self.links))
         self.primary.transfer_done(self)

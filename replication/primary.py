@@ -35,6 +35,7 @@ from engine.info import replid as server_replid
 from .backlog import Backlog
 
 WAIT_BGSAVE_START, WAIT_BGSAVE_END, ONLINE = "wait_bgsave", "wait_bgsave_end", "online"
+WAIT_FIRST_ACK = "wait_first_ack"  # a diskless snapshot is out: the stream starts on the replica's first ACK
 PING = resp.encode_command([b"PING"])
 GETACK = resp.encode_command([b"REPLCONF", b"GETACK", b"*"])
 NOREPLICAS = b"NOREPLICAS Not enough good replicas to write."
@@ -129,7 +130,7 @@ class Primary:
         for link in self.links.values():
             if link.state == ONLINE:
                 link.client.write(data)
-            elif link.state == WAIT_BGSAVE_END:
+            elif link.state == WAIT_BGSAVE_END or link.state == WAIT_FIRST_ACK:
                 link.pending.append(data)
 
     def _create_backlog(self):
@@ -169,6 +170,8 @@ class Primary:
             elif opt == b"ack":
                 if link.state is None:
                     return None
+                if link.state == WAIT_FIRST_ACK:
+                    self.go_online(link)
                 try:
                     offset = int(val)
                 except ValueError:
@@ -324,6 +327,11 @@ class Primary:
         link.ack_time = time.time()
         logsetup.notice("Synchronization with replica %s succeeded", self._name(link))
 
+    def await_first_ack(self, link):
+        link.state = WAIT_FIRST_ACK
+        link.ack_time = time.time()
+        link.snapshot_sent_at = link.client.tot_net_out + link.client.output_bytes()
+
     def transfer_done(self, transfer):
         if self.transfer is transfer:
             self.transfer = None
@@ -415,7 +423,7 @@ class Primary:
         wall = time.time()
         self._check_output_limits(replicas, wall)
         for link in replicas:
-            if link.state == ONLINE and wall - link.ack_time > timeout:
+            if link.state in (ONLINE, WAIT_FIRST_ACK) and wall - link.ack_time > timeout:
                 logsetup.warning("Disconnecting timedout replica (streaming sync): %s", self._name(link))
                 self.srv.free_client(link.client)
 
@@ -456,7 +464,8 @@ class Primary:
         fields.append(("connected_slaves", len(replicas)))
         wall = time.time()
         for i, link in enumerate(replicas):
-            state = {WAIT_BGSAVE_START: "wait_bgsave", WAIT_BGSAVE_END: "wait_bgsave"}.get(link.state, link.state)
+            state = {WAIT_BGSAVE_START: "wait_bgsave", WAIT_BGSAVE_END: "wait_bgsave",
+                     WAIT_FIRST_ACK: "online"}.get(link.state, link.state)
             fields.append(("slave%d" % i, "ip=%s,port=%d,state=%s,offset=%d,lag=%d" % (
                 link.ip or link.client.addr.rsplit(":", 1)[0], link.port, state, link.ack_offset,
                 int(wall - link.ack_time))))

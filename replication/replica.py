@@ -287,10 +287,14 @@ class ReplicaOf:
                 logsetup.notice("MASTER <-> REPLICA sync: receiving %d bytes from master to disk",
                                 self.transfer_size)
         if self.eof_mark is not None:
-            if not self.inbuf.endswith(self.eof_mark):
+            # Look for the mark only in what came since the last look (it
+            # ends the payload; a primary may already have sent more after it).
+            end = self.inbuf.find(self.eof_mark, max(0, self.transfer_read - EOF_MARK_LEN))
+            if end < 0:
+                self.transfer_read = len(self.inbuf)
                 return False
-            payload = bytes(self.inbuf[:-EOF_MARK_LEN])
-            self.inbuf = bytearray()
+            payload = bytes(self.inbuf[:end])
+            del self.inbuf[:end + EOF_MARK_LEN]
         else:
             if len(self.inbuf) < self.transfer_size:
                 return False

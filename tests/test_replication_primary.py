@@ -231,6 +231,14 @@ def test_diskless_sync_bytes_and_delay(holdfast_factory):
         assert f.read().count(b"target: replicas sockets") == 1  # one child served both
     p.set("after", "2")
     for s, f in socks:
+        # As Redis: the stream starts only after the replica's first ACK, so
+        # the mark is the last thing the replica reads until then.
+        s.setblocking(False)
+        time.sleep(0.3)
+        with pytest.raises(BlockingIOError):
+            s.recv(1)
+        s.setblocking(True)
+        s.sendall(b"REPLCONF ACK 0\r\n")
         expected = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$5\r\nafter\r\n$1\r\n2\r\n"
         assert _read_stream(f, expected)[0] == expected
         s.close()
