@@ -5,9 +5,10 @@ to it, put a short load on it, write results/demo/report.md and stop it.
                          [--port 6390] [--loader auto|redis-benchmark|python]
 
 Then BGSAVE, a restart on the snapshot, and a check that every key came
-back. The server is always stopped on the way out, on errors, Ctrl-C and
-SIGTERM too. Later issues grow this into primary + replica + durability
-report; each step is a function so it can.
+back; then a second Holdfast, with its own append-only file, becomes a
+replica of the first: a full sync, writes confirmed with WAIT, both
+datasets compared. The servers are always stopped on the way out, on
+errors, Ctrl-C and SIGTERM too. Each step is a function.
 """
 
 import argparse
@@ -131,7 +132,46 @@ def persistence(srv, port, cpu, keys=DEMO_KEYS):
     return lines, srv
 
 
-def render(meta, tour_lines, samples, persistence_lines):
+def replication(primary_port, cpu):
+    """A replica with appendonly yes follows the primary: the full sync, then
+    writes the primary answers only after WAIT says the replica has them.
+    Returns (report lines, the replica server)."""
+    port = free_port(DEFAULT_PORT + 1)
+    data = os.path.join(DEMO_DIR, "replica-data")
+    os.makedirs(data, exist_ok=True)
+    argv = [sys.executable, "-m", "engine", "--port", str(port), "--bind", "127.0.0.1", "--dir", data,
+            "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
+            "--replicaof", "127.0.0.1", str(primary_port)]
+    rep = ServerProc("holdfast-replica", argv, port, cwd=ROOT, logpath=os.path.join(DEMO_DIR, "replica.log"),
+                     cpu=cpu).start()
+    t0 = time.monotonic()
+    while True:
+        r, p = _info(port, "replication"), _info(primary_port, "replication")
+        if r.get("master_link_status") == "up" and r["slave_repl_offset"] == p["master_repl_offset"]:
+            break
+        if time.monotonic() - t0 > 300:
+            raise RuntimeError("the replica did not finish its full sync in 300 s")
+        time.sleep(0.05)
+    sync_s = time.monotonic() - t0
+    pairs = []
+    for i in range(1000):
+        pairs += ["demo:replicated:%d" % i, str(i)]
+    query(primary_port, "MSET", *pairs)
+    acked = query(primary_port, "WAIT", "1", "5000")
+    keys_p, keys_r = int(query(primary_port, "DBSIZE")), int(query(port, "DBSIZE"))
+    lines = [
+        "Replica: `%s` (log: `results/demo/replica.log`, its AOF in `results/demo/replica-data/`)." % shlex.join(
+            ["python", "-m", "engine"] + argv[3:]),
+        "Full sync (%s) of %d keys: %.2f s; the replica's INFO: role=%s, master_link_status=%s." % (
+            _info(primary_port, "replication").get("slave0", "?").split(",state=")[0].replace("ip=", ""),
+            keys_p - 1000, sync_s, r["role"], r["master_link_status"]),
+        "MSET of 1000 keys, then `WAIT 1 5000` -> %s replica(s) acknowledged; keys: primary %d, replica %d%s." % (
+            acked, keys_p, keys_r, "" if keys_p == keys_r else " -- **the replica differs**"),
+    ]
+    return lines, rep
+
+
+def render(meta, tour_lines, samples, persistence_lines, replication_lines):
     out = ["# Holdfast demo run", "",
            "Made by `make demo` (`python -m bench.demo`) on %s, commit `%s`." % (meta["date"], meta["commit"]),
            "Machine: %s, %s CPUs; Python %s." % (meta["env"]["cpu_model"], meta["env"]["cpu_count"],
@@ -158,6 +198,7 @@ def render(meta, tour_lines, samples, persistence_lines):
     out += ["", "Server CPU per request: the server's CPU time over the run (from /proc/PID/task/*/schedstat,"
             " or /proc/PID/stat ticks where schedstat is missing) divided by the requests made."]
     out += ["", "## Persistence", ""] + persistence_lines
+    out += ["", "## Replication", ""] + replication_lines
     out += ["", "Shutdown: %s." % meta["shutdown"], "",
             "For Holdfast against redis-server with medians over rounds, run `make bench-quick`"
             " (report in `results/quick/report.md`).", ""]
@@ -172,6 +213,7 @@ def main(argv=None):
     port = free_port(opts.port)
     srv = start_server(port, server_cpu)
     print("Holdfast is up: pid %d, port %d, config %s" % (srv.pid, port, os.path.relpath(CONFIG)), flush=True)
+    replica = None
     try:
         tour_lines = tour(port)
         print("\n".join("  " + t for t in tour_lines), flush=True)
@@ -180,12 +222,19 @@ def main(argv=None):
         print("persistence:", flush=True)
         persistence_lines, srv = persistence(srv, port, server_cpu)
         print("\n".join("  " + t for t in persistence_lines), flush=True)
+        print("replication:", flush=True)
+        replication_lines, replica = replication(port, client_cpu)
+        print("\n".join("  " + t for t in replication_lines), flush=True)
     except BaseException:
+        if replica is not None:
+            replica.stop()
         srv.stop()
         print("demo stopped early; the server was shut down (log: results/demo/holdfast.log)", file=sys.stderr)
         raise
+    rc_replica = replica.stop()
     rc = srv.stop()
     shutdown = "clean (exit status 0)" if rc == 0 else "exit status %s -- see results/demo/holdfast.log" % rc
+    shutdown += "; replica: %s" % ("clean" if rc_replica == 0 else "exit status %s" % rc_replica)
     print("server stopped: %s" % shutdown)
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -197,14 +246,14 @@ def main(argv=None):
             "redis-benchmark", port, "set|get", "|".join(map(str, opts.pipelines)), requests, opts.clients)),
         "clients": opts.clients, "shutdown": shutdown,
     }
-    report = render(meta, tour_lines, samples, persistence_lines)
+    report = render(meta, tour_lines, samples, persistence_lines, replication_lines)
     os.makedirs(opts.out, exist_ok=True)
     path = os.path.join(opts.out, "report.md")
     with open(path, "w") as f:
         f.write(report)
     print("\n" + report)
     print("report written to %s" % os.path.relpath(path))
-    return 0 if rc == 0 else 1
+    return 0 if rc == 0 and rc_replica == 0 else 1
 
 
 if __name__ == "__main__":

@@ -319,6 +319,8 @@ OPTIONS = [
     Option("aof-timestamp-enabled", "bool", False),
     Option("aof-rewrite-incremental-fsync", "bool", True),
     Option("rdb-save-incremental-fsync", "bool", True),
+    # Redis's hidden test knob: microseconds a snapshot child sleeps per key written.
+    Option("rdb-key-save-delay", "int", 0, lo=-(1 << 31), hi=(1 << 31) - 1),
     # replication (filled by replication/)
     Option("replicaof", "special", "", aliases=("slaveof",), mutable=False, multi_arg=True),
     Option("replica-read-only", "bool", True, aliases=("slave-read-only",)),

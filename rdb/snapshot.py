@@ -288,7 +288,8 @@ class Snapshots:
                             fell_back.append(db.id)
                         yield db, data, expires, custom
 
-            keys = self.write_file(tmp, views(), progress=reporter.progress, aof_base=kind == "aof", to_pipe=to_pipe)
+            keys = self.write_file(tmp, views(), progress=_slowed(reporter.progress, self.config["rdb-key-save-delay"]),
+                                   aof_base=kind == "aof", to_pipe=to_pipe)
             if fell_back:
                 logsetup.warning("Snapshot child read databases %s directly: their custom_keys index was "
                                  "incomplete (more memory copied, data unaffected)", fell_back)
@@ -505,6 +506,21 @@ class _ChildReporter:
             self.last = now
             copied = self.sample()
             os.write(self.fd, b"progress %d %d %d\n" % (keys, copied, self.peak))
+
+
+def _slowed(progress, delay_us):
+    """rdb-key-save-delay (tests): sleep that long per key written, a batch
+    of keys at a time (at each progress report)."""
+    if delay_us <= 0:
+        return progress
+    done = [0]
+
+    def slowed(keys):
+        time.sleep((keys - done[0]) * delay_us / 1e6)
+        done[0] = keys
+        progress(keys)
+
+    return slowed
 
 
 def _repl_stream_db(srv):

@@ -417,7 +417,9 @@ class Primary:
             # Redis sends, so their repl-timeout does not expire meanwhile.
             self.last_keepalive = now
             for link in replicas:
-                if link.state in (WAIT_BGSAVE_START, WAIT_BGSAVE_END):
+                # Not inside a diskless transfer: its $EOF header is out, so a
+                # newline there would land in the middle of the RDB bytes.
+                if link.state == WAIT_BGSAVE_START or (link.state == WAIT_BGSAVE_END and self.transfer is None):
                     link.client.write(b"\n")
         timeout = self.config["repl-timeout"]
         wall = time.time()

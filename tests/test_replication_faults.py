@@ -4,6 +4,7 @@ WAIT reported as reached a replica is there at the end, and short outages
 cost partial resyncs, not full ones. A replica that dies mid full sync
 comes back and completes it."""
 
+import os
 import socket
 import threading
 import time
@@ -138,3 +139,22 @@ def test_a_replica_that_does_not_read_is_dropped_at_its_output_limit(holdfast_fa
     assert p.dbsize() == 40  # the writes themselves went on
     s.close()
     p.close()
+
+
+def test_a_slow_diskless_sync_arrives_intact(holdfast_factory):
+    """A diskless transfer that takes seconds: nothing (keep-alive newlines
+    included) may land inside the streamed RDB."""
+    # The child takes ~2.5 s to write (rdb-key-save-delay), then the proxy
+    # makes the transfer itself slow: keep-alive newlines are due meanwhile.
+    primary = holdfast_factory("--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0",
+                               "--rdb-key-save-delay", "300")
+    fill(primary, {0: [(b"k%d" % i, "string", os.urandom(1000), None) for i in range(8000)]})  # LZF can't shrink it
+    proxy = TcpProxy(primary.port)
+    proxy.delay(0.02)
+    replica = holdfast_factory("--replicaof", "127.0.0.1", str(proxy.port))
+    try:
+        wait_until(lambda: in_sync(primary, replica), timeout=60, what="the slow diskless sync")
+        assert replica.client().dbsize() == 8000
+        assert primary.client().info("stats")["sync_full"] == 1  # the first transfer loaded
+    finally:
+        proxy.close()
