@@ -89,6 +89,7 @@ class Primary:
         self.good_replicas = 0  # online, lag <= min-replicas-max-lag (min-replicas-to-write)
         self.cached = False  # whether PSYNC may ask to continue our history (else `PSYNC ? -1`)
         self.last_ping = self.last_keepalive = time.monotonic()
+        self.no_replicas_since = time.monotonic()
         self.sync_full = self.sync_partial_ok = self.sync_partial_err = 0
         server.client_free_hooks.append(self._client_gone)
         server.cron_hooks.append(self.cron)
@@ -400,6 +401,7 @@ class Primary:
         if self.upstream is not None:
             self.upstream.cron()
         self.refresh_good_replicas()
+        self._backlog_ttl()
         waiting = self._waiting()
         if waiting and self.srv.snapshots.child_pid is None and self._diskless_due(waiting):
             self._start_bgsave()
@@ -429,6 +431,20 @@ class Primary:
                 logsetup.warning("Disconnecting timedout replica (streaming sync): %s", self._name(link))
                 self.srv.free_client(link.client)
 
+    def _backlog_ttl(self):
+        """repl-backlog-ttl: a primary that has had no replica for that long
+        frees its backlog; the history it held is gone, so the replication
+        id changes and replid2 is cleared, as Redis does."""
+        ttl = self.config["repl-backlog-ttl"]
+        if (self.backlog is None or not ttl or self.upstream is not None or self.replicas()
+                or time.monotonic() - self.no_replicas_since < ttl):
+            return
+        logsetup.notice("Replication backlog freed after %d seconds without connected replicas.", ttl)
+        self.backlog = None
+        self.srv.remove_propagation_target(self)
+        self.srv.replid = os.urandom(20).hex()
+        self.replid2, self.second_offset = "0" * 40, -1
+
     def _check_output_limits(self, replicas, now):
         """client-output-buffer-limit replica: a replica whose unsent stream
         (not its snapshot) passes the hard limit, or the soft one for longer
@@ -455,6 +471,8 @@ class Primary:
             self.refresh_good_replicas()
         if link is not None and link.state is not None:
             logsetup.notice("Connection with replica %s lost.", self._name(link))
+            if not self.replicas():
+                self.no_replicas_since = time.monotonic()
 
     def _name(self, link):
         host = link.ip or link.client.addr.rsplit(":", 1)[0]

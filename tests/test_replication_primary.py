@@ -31,6 +31,11 @@ def in_sync(primary, replica):
         r.close()
 
 
+def _log(srv):
+    with open(srv.logfile, "rb") as f:
+        return f.read()
+
+
 def write_more(srv):
     """Writes of every type, in several databases, with expiries, after the full sync."""
     r = srv.client()
@@ -309,3 +314,35 @@ def test_wait_and_min_replicas_to_write(holdfast_factory, redis_factory):
     p.config_set("min-replicas-to-write", 0)
     r.close()
     p.close()
+
+
+def test_backlog_freed_after_repl_backlog_ttl(holdfast_factory, redis_factory):
+    primary = holdfast_factory("--repl-diskless-sync-delay", "0", "--repl-backlog-ttl", "1")
+    replica = redis_factory("--replicaof", "127.0.0.1", str(primary.port))
+    wait_until(lambda: in_sync(primary, replica), what="the full sync")
+    p = primary.client()
+    first_id = p.info("replication")["master_replid"]
+    assert p.info("replication")["repl_backlog_active"] == 1
+    replica.stop()
+    wait_until(lambda: p.info("replication")["repl_backlog_active"] == 0, timeout=10, what="the backlog to go")
+    info = p.info("replication")
+    assert info["master_replid"] != first_id and str(info["master_replid2"]).strip("0") == ""  # redis-py reads 0s as 0
+    p.close()
+
+
+def test_holdfast_replica_authenticates_with_masterauth_and_masteruser(holdfast_factory, redis_factory):
+    primary = redis_factory("--requirepass", "s3cret", "--repl-diskless-sync-delay", "0")
+    r = primary.client(password="s3cret")
+    r.execute_command("ACL", "SETUSER", "repl", "on", ">replpass", "+psync", "+replconf", "+ping")
+    r.set("k", "v")
+    plain = holdfast_factory("--replicaof", "127.0.0.1", str(primary.port), "--masterauth", "s3cret")
+    wait_until(lambda: plain.client().info("replication")["master_link_status"] == "up", what="masterauth")
+    as_user = holdfast_factory("--replicaof", "127.0.0.1", str(primary.port), "--masteruser", "repl",
+                               "--masterauth", "replpass")
+    wait_until(lambda: as_user.client().info("replication")["master_link_status"] == "up", what="masteruser")
+    assert as_user.client().get("k") == b"v"
+    wrong = holdfast_factory("--replicaof", "127.0.0.1", str(primary.port), "--masterauth", "nope")
+    wait_until(lambda: b"Unable to AUTH to MASTER" in _log(wrong), what="the AUTH error")
+    assert wrong.client().info("replication")["master_link_status"] == "down"
+    assert b"s3cret" not in _log(plain)  # the password never reaches the log
+    r.close()
