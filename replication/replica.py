@@ -317,12 +317,28 @@ class ReplicaOf:
             srv.loading = False
         srv.keyspace.install(loader.dbs)
         self.primary.reset_for_full_sync(*self.fullsync_from)
+        if srv.aof is not None:
+            self._restart_aof()
         self.stream_db = 0  # the stream after a snapshot starts with a SELECT
         del payload
         release_free_memory()
         logsetup.notice("MASTER <-> REPLICA sync: Finished with success")
         self._online()
         return True
+
+    def _restart_aof(self):
+        """The AOF still describes the dataset the snapshot replaced: start it
+        again from the new one (a fresh base and incr), as Redis's
+        restartAOFAfterSYNC does."""
+        from aof import switch  # noqa: PLC0415 - only a replica with appendonly needs it
+        from engine.config import ConfigError  # noqa: PLC0415
+
+        logsetup.notice("Restarting the AOF on the dataset received from the primary")
+        switch(self.srv, False)
+        try:
+            switch(self.srv, True)
+        except ConfigError as e:
+            logsetup.warning("Failed enabling the AOF after successful master synchronization: %s", e)
 
     def _online(self):
         self.state = CONNECTED

@@ -123,3 +123,21 @@ def test_restarted_replica_resumes_with_a_partial_resync(holdfast_factory, redis
     stats = primary.client().info("stats")
     assert (stats["sync_full"], stats["sync_partial_ok"]) == (1, 1)
     p3.close()
+
+
+def test_replica_with_appendonly_restarts_on_the_primarys_data(holdfast_factory, redis_factory):
+    """A full sync replaces the dataset; the replica's AOF starts again from
+    the new one, so a restart on it holds the primary's data, not what the
+    replica had before plus the stream."""
+    primary = redis_factory("--repl-diskless-sync-delay", "0")
+    fill(primary, dataset(seed=12))
+    replica = holdfast_factory("--appendonly", "yes", "--appendfsync", "always")
+    replica.client().set("stale-before-sync", "x")
+    replica.client().replicaof("127.0.0.1", primary.port)
+    wait_until(lambda: in_sync(primary, replica), what="the full sync")
+    write_more(primary)
+    wait_until(lambda: in_sync(primary, replica), what="the stream")
+    replica.stop()
+    replica.start()  # the same flags: appendonly yes, and no replicaof (it was set at runtime)
+    assert replica.client().get("stale-before-sync") is None
+    assert_same(contents(primary), contents(replica))
