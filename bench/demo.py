@@ -162,9 +162,10 @@ def replication(primary_port, cpu):
     lines = [
         "Replica: `%s` (log: `results/demo/replica.log`, its AOF in `results/demo/replica-data/`)." % shlex.join(
             ["python", "-m", "engine"] + argv[3:]),
-        "Full sync (%s) of %d keys: %.2f s; the replica's INFO: role=%s, master_link_status=%s." % (
-            _info(primary_port, "replication").get("slave0", "?").split(",state=")[0].replace("ip=", ""),
-            keys_p - 1000, sync_s, r["role"], r["master_link_status"]),
+        "Full sync of %d keys: %.2f s (repl-diskless-sync-delay included); the primary's INFO: %s; the "
+        "replica's: role=%s, master_link_status=%s." % (
+            keys_p - 1000, sync_s, _info(primary_port, "replication").get("slave0", "?"), r["role"],
+            r["master_link_status"]),
         "MSET of 1000 keys, then `WAIT 1 5000` -> %s replica(s) acknowledged; keys: primary %d, replica %d%s." % (
             acked, keys_p, keys_r, "" if keys_p == keys_r else " -- **the replica differs**"),
     ]
