@@ -18,7 +18,7 @@ reads and what it costs), checktool.py (holdfast-check-rdb).
 from .decoder import RDBError, decode, decode_payload
 from .encoder import dump_payload
 from .loader import build_value, load_at_startup, load_buffer
-from .snapshot import Snapshots
+from .snapshot import SaveError, Snapshots
 
-__all__ = ["RDBError", "Snapshots", "build_value", "decode", "decode_payload", "dump_payload", "load_at_startup",
-           "load_buffer"]
+__all__ = ["RDBError", "SaveError", "Snapshots", "build_value", "decode", "decode_payload", "dump_payload",
+           "load_at_startup", "load_buffer"]

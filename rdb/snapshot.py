@@ -159,7 +159,7 @@ class Snapshots:
         tmp = "temp-%d.rdb" % os.getpid()
         try:
             self.write_file(tmp, self.live_views())
-            self._move_into_place(tmp)
+            self.move_into_place(tmp)
         except SaveError as e:
             logsetup.warning("%s", e)
             _unlink(tmp)
@@ -170,7 +170,7 @@ class Snapshots:
         self._saved(self.srv.dirty)
         return None
 
-    def _move_into_place(self, tmp):
+    def move_into_place(self, tmp):
         """Rename a finished temp file over `dbfilename` and make the rename
         durable (fsync of the directory)."""
         try:
@@ -338,7 +338,7 @@ class Snapshots:
     def _bgsave_done(self, ok, tmp, outcome):
         if ok:
             try:
-                self._move_into_place(tmp)
+                self.move_into_place(tmp)
             except SaveError as e:
                 logsetup.warning("%s", e)
                 _unlink(tmp)

@@ -85,6 +85,7 @@ class Primary:
         self.upstream = None  # replication/replica.py's ReplicaOf while this server is a replica
         self.waiters = []  # (client, offset, numreplicas) of clients blocked in WAIT
         self.transfer = None  # the running diskless transfer (diskless.py)
+        self.disk_sync_offset = None  # the fork offset of a running BGSAVE for replication on disk
         self.getack_wanted = False
         self.good_replicas = 0  # online, lag <= min-replicas-max-lag (min-replicas-to-write)
         self.cached = False  # whether PSYNC may ask to continue our history (else `PSYNC ? -1`)
@@ -236,7 +237,14 @@ class Primary:
         link.state = WAIT_BGSAVE_START
         link.ack_time = time.time()  # since when it waits (repl-diskless-sync-delay)
         self.sync_full += 1
-        if self.srv.snapshots.child_pid is not None:
+        if self.disk_sync_offset is not None and not self._diskless([link]):
+            # A BGSAVE for replication on disk is running: share it, with the
+            # stream its other replicas collected since its fork (Redis does).
+            peer = next(p for p in self.links.values() if p.state == WAIT_BGSAVE_END)
+            self._announce([link], self.disk_sync_offset)
+            link.pending = list(peer.pending)
+            logsetup.notice("Waiting for end of BGSAVE for SYNC")
+        elif self.srv.snapshots.child_pid is not None:
             logsetup.notice("Waiting for the running child process to end before starting the BGSAVE for "
                             "replication")
             self.srv.snapshots.after_child.append(self._start_bgsave)
@@ -285,6 +293,7 @@ class Primary:
             if err is None:
                 logsetup.notice("Starting BGSAVE for SYNC with target: disk")
                 self._announce(waiting, offset)
+                self.disk_sync_offset = offset
         if err is not None:
             logsetup.warning("BGSAVE for replication failed: %s", err)
             for link in waiting:
@@ -298,6 +307,7 @@ class Primary:
             link.pending = []
 
     def _bgsave_done(self, ok):
+        self.disk_sync_offset = None
         links = [link for link in self.links.values() if link.state == WAIT_BGSAVE_END]
         payload = None
         if ok:

@@ -33,7 +33,7 @@ from aof.stream import AofCorrupt, AofTruncated, commands
 from engine import logsetup, resp
 from engine.client import FLAG_MASTER, Client
 from engine.util import release_free_memory
-from rdb import RDBError, load_buffer
+from rdb import RDBError, SaveError, load_buffer
 
 CONNECT, CONNECTING, HANDSHAKE, TRANSFER, CONNECTED = "connect", "connecting", "handshake", "sync", "connected"
 READ_SIZE = 1 << 16
@@ -304,6 +304,8 @@ class ReplicaOf:
 
     def _load(self, payload):
         srv = self.srv
+        if not self._save_payload(payload):
+            return False
         logsetup.notice("MASTER <-> REPLICA sync: Flushing old data")
         logsetup.notice("MASTER <-> REPLICA sync: Loading DB in memory")
         srv.loading = True
@@ -324,6 +326,34 @@ class ReplicaOf:
         release_free_memory()
         logsetup.notice("MASTER <-> REPLICA sync: Finished with success")
         self._online()
+        return True
+
+    def _save_payload(self, payload):
+        """repl-diskless-load disabled (the default), or on-empty-db with data
+        here: as Redis, the primary's RDB becomes this server's `dbfilename`
+        (temp file, fsync, rename) before it is loaded; a restart then finds
+        it, with the primary's replication id and offset. The other modes
+        load from memory only. (Either way the payload is received whole,
+        then loaded and swapped in.)"""
+        mode = self.config["repl-diskless-load"]
+        if mode == "swapdb" or (mode == "on-empty-db" and not any(db.data for db in self.srv.keyspace.dbs)):
+            return True
+        snaps = self.srv.snapshots
+        tmp = "temp-%d.%d.rdb" % (int(time.time()), os.getpid())
+        try:
+            with open(tmp, "wb") as f:
+                f.write(payload)
+                f.flush()
+                os.fsync(f.fileno())
+            snaps.move_into_place(tmp)
+        except (OSError, SaveError) as e:
+            logsetup.warning("Failed trying to save the MASTER synchronization DB to disk: %s", e)
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            self.drop("disk error")
+            return False
         return True
 
     def _restart_aof(self):

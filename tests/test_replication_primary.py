@@ -346,3 +346,35 @@ def test_holdfast_replica_authenticates_with_masterauth_and_masteruser(holdfast_
     assert wrong.client().info("replication")["master_link_status"] == "down"
     assert b"s3cret" not in _log(plain)  # the password never reaches the log
     r.close()
+
+
+def test_replicas_asking_during_a_disk_bgsave_share_it(holdfast_factory):
+    """repl-diskless-sync no: a replica that asks while the BGSAVE for another
+    one runs gets the same file (one fork), with the same stream behind it."""
+    primary = holdfast_factory("--repl-diskless-sync", "no", "--rdb-key-save-delay", "1000")
+    fill(primary, {0: [(b"k%d" % i, "string", b"v", None) for i in range(2000)]})  # a ~2 s BGSAVE
+    p = primary.client()
+    socks = []
+    for _ in range(2):
+        s = socket.create_connection(("127.0.0.1", primary.port), timeout=30)
+        s.sendall(b"REPLCONF capa psync2\r\nPSYNC ? -1\r\n")
+        socks.append((s, s.makefile("rb")))
+        time.sleep(0.5)
+        p.set("written-while-saving", "x")  # goes to both replicas' collected stream
+    heads = []
+    for _s, f in socks:
+        assert _read_line(f) == b"+OK"
+        heads.append(_read_line_after_keepalives(f))
+        n = int(_read_line_after_keepalives(f)[1:])
+        assert f.read(n)[:5] == b"REDIS"
+        cmd = _read_command(f)
+        while cmd == PING:
+            cmd = _read_command(f)
+        assert cmd.startswith(b"*2\r\n$6\r\nSELECT")
+    assert heads[0] == heads[1]  # the same +FULLRESYNC replid offset: the same snapshot
+    with open(primary.logfile, "rb") as f:
+        log = f.read()
+    assert log.count(b"Starting BGSAVE for SYNC") == 1 and b"Waiting for end of BGSAVE for SYNC" in log
+    for s, _f in socks:
+        s.close()
+    p.close()

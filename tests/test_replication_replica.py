@@ -4,6 +4,7 @@ a partial resync after the link is cut, -READONLY), a promotion that the
 old primary follows with a partial resync (PSYNC2), and a chain
 Holdfast -> Holdfast -> Redis that carries the primary's stream unchanged."""
 
+import os
 import time
 
 import pytest
@@ -141,3 +142,20 @@ def test_replica_with_appendonly_restarts_on_the_primarys_data(holdfast_factory,
     replica.start()  # the same flags: appendonly yes, and no replicaof (it was set at runtime)
     assert replica.client().get("stale-before-sync") is None
     assert_same(contents(primary), contents(replica))
+
+
+@pytest.mark.parametrize("mode", ["disabled", "swapdb"])
+def test_repl_diskless_load_disabled_keeps_the_primarys_rdb(holdfast_factory, redis_factory, mode):
+    """repl-diskless-load disabled (the default): the primary's snapshot becomes
+    the replica's dump.rdb before it is loaded, as Redis does; swapdb loads it
+    from memory only."""
+    primary = redis_factory("--repl-diskless-sync-delay", "0")
+    fill(primary, dataset(seed=13))
+    replica = holdfast_factory("--replicaof", "127.0.0.1", str(primary.port), "--repl-diskless-load", mode)
+    wait_until(lambda: in_sync(primary, replica), what="the full sync")
+    path = os.path.join(replica.workdir, "dump.rdb")
+    assert os.path.exists(path) == (mode == "disabled")
+    if mode == "disabled":
+        with open(path, "rb") as f:
+            assert f.read(5) == b"REDIS"
+        assert [n for n in os.listdir(replica.workdir) if n.startswith("temp-")] == []
