@@ -156,6 +156,8 @@ class Config:
                 continue
             m = glob_matcher(pat, nocase=True)
             for o in OPTIONS:
+                if o.hidden:
+                    continue
                 for n in (o.name,) + o.aliases:
                     if n in out or (n == o.name and o.name in canonical_done):
                         continue

@@ -28,11 +28,11 @@ class Option:
     """One config key. `kind` is one of bool/int/memory/enum/string/special."""
 
     __slots__ = ("name", "aliases", "kind", "default", "mutable", "lo", "hi", "choices",
-                 "parse_fn", "format_fn", "sensitive", "multi_arg", "protected")
+                 "parse_fn", "format_fn", "sensitive", "multi_arg", "protected", "hidden")
 
     def __init__(self, name, kind, default, *, aliases=(), mutable=True, lo=None, hi=None,
                  choices=None, parse_fn=None, format_fn=None, sensitive=False, multi_arg=False,
-                 protected=False):
+                 protected=False, hidden=False):
         self.name = name
         self.aliases = tuple(aliases)
         self.kind = kind
@@ -46,6 +46,7 @@ class Option:
         self.multi_arg = multi_arg  # takes several words in the config file (save, bind)
         # CONFIG SET refuses it unless enable-protected-configs allows (dir, dbfilename)
         self.protected = protected
+        self.hidden = hidden  # Redis's HIDDEN_CONFIG: answered by name, left out of CONFIG GET globs
 
     def parse(self, text):
         """Text (str) -> value; raises ConfigError with Redis's reason."""
@@ -320,7 +321,7 @@ OPTIONS = [
     Option("aof-rewrite-incremental-fsync", "bool", True),
     Option("rdb-save-incremental-fsync", "bool", True),
     # Redis's hidden test knob: microseconds a snapshot child sleeps per key written.
-    Option("rdb-key-save-delay", "int", 0, lo=-(1 << 31), hi=(1 << 31) - 1),
+    Option("rdb-key-save-delay", "int", 0, lo=-(1 << 31), hi=(1 << 31) - 1, hidden=True),
     # replication (filled by replication/)
     Option("replicaof", "special", "", aliases=("slaveof",), mutable=False, multi_arg=True),
     Option("replica-read-only", "bool", True, aliases=("slave-read-only",)),

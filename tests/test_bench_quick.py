@@ -184,8 +184,9 @@ def test_demo_tour_and_report(hf_server):
             "server": "python -m engine results/demo/holdfast.conf --port 6390", "pinning": "none",
             "bench_bin": "/usr/bin/redis-benchmark", "bench_cmd": "redis-benchmark -t set|get", "requests": 10,
             "clients": 50, "shutdown": "clean (exit status 0)"}
-    report = demo.render(meta, lines, samples, ["BGSAVE: status ok, fork 900 us"])
+    report = demo.render(meta, lines, samples, ["BGSAVE: status ok, fork 900 us"], ["Full sync of 3 keys: 0.10 s"])
     assert "## Persistence\n\nBGSAVE: status ok, fork 900 us" in report
+    assert "## Replication\n\nFull sync of 3 keys: 0.10 s" in report
     assert "| SET | 1 | 12,345 | 0.500 | 10.00 |" in report
     assert "| GET | 16 | 99,999 | - | 2.00 |" in report
     assert "Shutdown: clean (exit status 0)." in report

@@ -25,7 +25,7 @@ def same_error(hf, rr, *args):
 def test_get_exact_and_case(hf, rr):
     for name in ("hz", "HZ", "maxmemory-policy", "slave-read-only", "replica-read-only", "nosuch",
                  "hash-max-ziplist-entries", "appendfsync", "save", "client-output-buffer-limit",
-                 "notify-keyspace-events", "lua-time-limit", "stream-node-max-bytes"):
+                 "notify-keyspace-events", "lua-time-limit", "stream-node-max-bytes", "rdb-key-save-delay"):
         assert hf.config_get(name) == rr.config_get(name), name
 
 
