@@ -157,6 +157,10 @@ class Keyspace:
         self.expired_stale_perc = 0.0
         self.expired_time_cap_reached_count = 0
         self.active_expire_enabled = True
+        # notify-keyspace-events has 'n' (new key) / 'm' (key miss) with K or
+        # E: kept current by pub/sub, so the hot paths test one attribute.
+        self.notify_new = False
+        self.notify_miss = False
         self.scanner = Scanner()  # SCAN-family cursor snapshots
         self._policy_changed(None, server.config["maxmemory-policy"])
         server.config.on_change("maxmemory-policy", self._policy_changed)
@@ -183,15 +187,26 @@ class Keyspace:
                 self.lfu_touch(db, key)
         return v
 
-    def lookup_read(self, db, key, touch=True):
-        """lookup() for read commands: also counts keyspace hits/misses
-        (TYPE, EXISTS, TTL pass touch=False, as Redis's LOOKUP_NOTOUCH)."""
+    def lookup_read(self, db, key, touch=True, notify=True):
+        """lookup() for read commands (Redis's lookupKeyRead): also counts
+        keyspace hits/misses and, on a miss, fires the `keymiss` event.
+        TYPE, EXISTS, TTL pass touch=False (LOOKUP_NOTOUCH); OBJECT passes
+        notify=False too (LOOKUP_NONOTIFY)."""
         v = self.lookup(db, key) if touch else self.peek(db, key)
         if v is None:
             self.server.stats.keyspace_misses += 1
+            if notify and self.notify_miss:
+                self.server.notify(db.id, b"m", b"keymiss", key)
         else:
             self.server.stats.keyspace_hits += 1
         return v
+
+    def key_missed(self, db, key):
+        """A read lookup missed outside lookup_read (the GET fast path, SET
+        GET): count it and fire `keymiss`."""
+        self.server.stats.keyspace_misses += 1
+        if self.notify_miss:
+            self.server.notify(db.id, b"m", b"keymiss", key)
 
     def peek(self, db, key):
         """The live value without counting an access (expired keys still go)."""
@@ -275,8 +290,18 @@ class Keyspace:
 
     # -- mutations ------------------------------------------------------------------
 
-    def set(self, db, key, value, keep_ttl=False):
-        """Store `value` (overwrites any type); drops the TTL unless keep_ttl."""
+    def set(self, db, key, value, keep_ttl=False, loading=False):
+        """Store `value` (overwrites any type); drops the TTL unless keep_ttl.
+        As Redis's setKey: an expired key is deleted first (DEL, `expired`),
+        and a key that was not there fires `new` (dbAdd). `loading` (a load
+        merging into live data) fires nothing and expires nothing."""
+        if not loading:
+            if db.expires:
+                when = db.expires.get(key)
+                if when is not None and when <= self.server.now_ms:
+                    self.expire_if_needed(db, key)
+            if self.notify_new and key not in db.data:
+                self.server.notify(db.id, b"n", b"new", key)
         db.data[key] = value
         db.stored(key, value)
         if not keep_ttl and db.expires:
@@ -305,7 +330,10 @@ class Keyspace:
 
     def transfer(self, src, key, dst, newkey):
         """Move a live key with its TTL and access metadata to `newkey` in
-        `dst`, which the caller has made free (RENAME, MOVE)."""
+        `dst`, which the caller has made free (RENAME, MOVE). Fires `new`
+        for `newkey`: Redis adds it to `dst` with dbAdd."""
+        if self.notify_new:
+            self.server.notify(dst.id, b"n", b"new", newkey)
         value = src.data.pop(key)
         src.deleted += 1
         dst.data[newkey] = value

@@ -124,6 +124,9 @@ class PubSub:
         self.notify_keyevent = "E" in text
         active = bool(classes) and (self.notify_keyspace or self.notify_keyevent)
         self.server.notify_hook = self.notify if active else None
+        ks = self.server.keyspace
+        ks.notify_new = active and "n" in classes
+        ks.notify_miss = active and "m" in classes
 
     def notify(self, dbid, type_flag, event, key):
         """Publish `__keyspace@db__:key -> event` and/or

@@ -14,6 +14,7 @@ import time
 from . import logsetup, monitor, resp
 from .blocking import Blocking
 from .command_tables import command_tables
+from .commands.transactions import exec_abort_error
 from .eventloop import EventLoop
 from .keyspace import Keyspace
 from .pubsub import PubSub
@@ -334,6 +335,8 @@ class Server:
     def _reject(self, c, cmd, err):
         if cmd is not None:
             cmd.rejected_calls += 1
+            if cmd.name == b"exec":  # Redis's rejectCommand: a refused EXEC aborts the transaction
+                err = exec_abort_error(c, err)
         data = resp.error(err)
         self.stats.count_error(data)
         if c.multi_queue is not None:
@@ -373,7 +376,7 @@ class Server:
             return True
         if (c.subscriptions or c.psubscriptions) and c.resp == 2 and cmd.name not in _PUBSUB_RESP2_ALLOWED:
             self._reject(c, cmd, b"ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
-                                 b"QUIT / RESET are allowed in this context" % cmd.name)
+                                 b"QUIT / RESET are allowed in this context" % c.last_cmd)  # 'config|get'
             return True
         return False
 

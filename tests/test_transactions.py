@@ -138,3 +138,60 @@ def test_queue_time_rejections_like_redis(hf_server, real_redis_server):
     assert replies[0][2] == b"-ERR Command not allowed inside a transaction\r\n"
     assert replies[0][4] == b"-ERR unknown subcommand 'NOSUCH'. Try CLIENT HELP.\r\n"
     assert replies[0][-1] == b"+PONG\r\n"
+
+
+def test_exec_abort_error_discards_the_transaction():
+    """What Server._reject makes of a refused EXEC (Redis's execCommandAbort):
+    the transaction and the WATCHes go, the refusal's ERR prefix goes, other
+    prefixes stay."""
+    from engine.commands.transactions import exec_abort_error
+
+    class Client:
+        multi_queue = [("cmd", [b"SET", b"k", b"v"])]
+        multi_error = True
+        watched_keys = None
+        flags = {"d"}
+
+        def update_gate(self):
+            self.gate_updated = True
+
+    c = Client()
+    assert exec_abort_error(c, b"ERR wrong number of arguments for 'exec' command") == \
+        b"EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command"
+    assert c.multi_queue is None and c.multi_error is False and c.gate_updated
+    assert exec_abort_error(c, "NOAUTH Authentication required.") == \
+        b"EXECABORT Transaction discarded because of: NOAUTH Authentication required."
+
+
+@pytest.mark.interop
+def test_refused_exec_aborts_like_redis(hf_server, real_redis_server):
+    """An EXEC refused before it runs (wrong arity, NOAUTH) answers
+    `EXECABORT Transaction discarded because of: ...` and discards the
+    transaction and the WATCHes, inside MULTI or not, byte for byte with
+    redis-server 7.0."""
+    from rawresp import RawConn
+
+    script = [("EXEC", "x"), ("EXEC",), ("MULTI",), ("SET", "k", "v"), ("EXEC", "x"), ("EXEC",), ("GET", "k"),
+              ("SET", "w", "1"), ("WATCH", "w"), ("EXEC", "x"), ("MULTI",), ("EXEC",),
+              ("DISCARD", "x"), ("MULTI",), ("DISCARD", "x"), ("EXEC",)]
+    noauth = [("EXEC",), ("EXEC", "x"), ("MULTI",), ("EXEC",), ("AUTH", "pw"), ("EXEC",)]
+    replies = []
+    for port in (hf_server.port, real_redis_server.port):
+        conn = RawConn(port)
+        conn("DEL", "k", "w")
+        got = [conn(*cmd) for cmd in script]
+        conn("CONFIG", "SET", "requirepass", "pw")
+        other = RawConn(port)
+        try:
+            got += [other(*cmd) for cmd in noauth]
+        finally:
+            conn("CONFIG", "SET", "requirepass", "")  # conn authenticated before the password was set
+            other.close()
+            conn.close()
+        replies.append(got)
+    assert replies[0] == replies[1]
+    assert replies[0][0] == (b"-EXECABORT Transaction discarded because of: wrong number of arguments for "
+                             b"'exec' command\r\n")
+    assert replies[0][5] == b"-ERR EXEC without MULTI\r\n"
+    assert replies[0][len(script)] == (b"-EXECABORT Transaction discarded because of: "
+                                       b"NOAUTH Authentication required.\r\n")

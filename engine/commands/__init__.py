@@ -15,6 +15,8 @@ Import `engine.commands.load_all()` once to fill the table.
 import importlib
 from time import perf_counter_ns
 
+from .. import resp
+
 TABLE = {}  # lower-case name (bytes) -> Command
 
 
@@ -150,6 +152,14 @@ def run_subcommand(c, argv, parent):
     if reply is not None and reply[:1] == b"-":
         sub.failed_calls += 1
     return reply
+
+
+def subcommand_syntax_error(argv):
+    """Redis's addReplySubcommandSyntaxError, for a subcommand whose own
+    checks refuse its arguments: the subcommand echoed as typed (128 bytes
+    at most), the container's name as typed, in capitals."""
+    return resp.error(b"ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP."
+                      % (argv[1][:128], argv[0].upper()))
 
 
 _MODULES = ("keys", "strings", "counters", "expire", "connection", "server_cmds", "introspection",

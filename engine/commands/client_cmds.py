@@ -7,7 +7,7 @@ from time import time as _now
 from .. import resp
 from ..info import client_type
 from ..util import parse_int
-from . import command, container, subcommand
+from . import command, container, subcommand, subcommand_syntax_error
 from .connection import validate_client_name
 from .server_cmds import SYNTAX, help_reply
 
@@ -228,8 +228,7 @@ def client_trackinginfo(c, argv):
             since="5.0.0", complexity="O(log N) where N is the number of client connections")
 def client_unblock(c, argv):
     if len(argv) > 4:
-        return resp.error(b"ERR unknown subcommand or wrong number of arguments for '%s'. Try CLIENT HELP."
-                          % argv[1][:128])
+        return subcommand_syntax_error(argv)
     cid = parse_int(argv[2])
     if cid is None:
         return resp.error(b"ERR value is not an integer or out of range")

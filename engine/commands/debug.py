@@ -27,7 +27,7 @@ from .. import digest, logsetup, resp
 from ..keyspace import VALUE_TYPES, unpacked
 from ..memory_sink import MemorySink
 from ..util import parse_int
-from . import command
+from . import command, subcommand_syntax_error
 from .server_cmds import help_reply, is_local
 
 _SUBCOMMANDS = {}  # lower-case name -> (fn(c, argv), min argc, max argc or None)
@@ -55,8 +55,7 @@ def debug(c, argv):
     entry = _SUBCOMMANDS.get(argv[1].lower())
     n = len(argv)
     if entry is None or n < entry[1] or (entry[2] is not None and n > entry[2]):
-        return resp.error(b"ERR unknown subcommand or wrong number of arguments for '%s'. Try DEBUG HELP."
-                          % argv[1][:128])
+        return subcommand_syntax_error(argv)
     return entry[0](c, argv)
 
 
@@ -469,7 +468,7 @@ def _reload(c, argv):
                 return resp.error(b"ERR Error trying to load the RDB dump, check server logs.")
         for live, loaded in zip(ks.dbs, loader.dbs, strict=True):
             for key, value in loaded.data.items():
-                ks.set(live, key, value)
+                ks.set(live, key, value, loading=True)
                 when = loaded.expires.get(key)
                 if when is not None:
                     ks.set_expire(live, key, when)

@@ -418,7 +418,7 @@ def _shared_ints_allowed(srv):
 
 
 def _object_lookup(c, argv):
-    return c.server.keyspace.lookup_read(c.db, argv[2], False)
+    return c.server.keyspace.lookup_read(c.db, argv[2], False, notify=False)  # LOOKUP_NONOTIFY
 
 
 @subcommand("object", "encoding", 3, "readonly", keys=(2, 2, 1),

@@ -6,7 +6,7 @@ the client's total number of subscriptions, as Redis sends them.
 
 from .. import resp
 from ..util import glob_matcher
-from . import command, container, subcommand
+from . import command, container, subcommand, subcommand_syntax_error
 
 
 def _confirm(c, kind, name, count):
@@ -80,7 +80,7 @@ container("pubsub", -2, "pubsub loading stale", group="pubsub", summary="A conta
             summary="Returns the active channels.", since="2.8.0")
 def pubsub_channels(c, argv):
     if len(argv) > 3:
-        return resp.error(b"ERR Unknown subcommand or wrong number of arguments for 'channels'. Try PUBSUB HELP.")
+        return subcommand_syntax_error(argv)
     chans = list(c.server.pubsub.channels)
     if len(argv) == 3:
         m = glob_matcher(argv[2])
@@ -92,8 +92,12 @@ def pubsub_channels(c, argv):
             summary="Returns a count of subscribers to channels.", since="2.8.0")
 def pubsub_numsub(c, argv):
     channels = c.server.pubsub.channels
-    pairs = [(resp.bulk(ch), resp.integer(len(channels.get(ch, ())))) for ch in argv[2:]]
-    return resp.map_(pairs, c.resp)
+    # A flat array of channel, count in RESP3 too (Redis 7.0 sends no map).
+    out = [resp.array_header(2 * (len(argv) - 2))]
+    for ch in argv[2:]:
+        out.append(resp.bulk(ch))
+        out.append(resp.integer(len(channels.get(ch, ()))))
+    return b"".join(out)
 
 
 @subcommand("pubsub", "numpat", 2, "pubsub loading stale",
@@ -105,13 +109,19 @@ def pubsub_numpat(c, argv):
 @subcommand("pubsub", "shardchannels", -2, "pubsub loading stale",
             summary="Returns the active shard channels.", since="7.0.0")
 def pubsub_shardchannels(c, argv):
+    if len(argv) > 3:
+        return subcommand_syntax_error(argv)
     return resp.EMPTY_ARRAY  # sharded pub/sub needs cluster mode, which Holdfast does not run
 
 
 @subcommand("pubsub", "shardnumsub", -2, "pubsub loading stale",
             summary="Returns the count of subscribers of shard channels.", since="7.0.0")
 def pubsub_shardnumsub(c, argv):
-    return resp.map_([(resp.bulk(ch), resp.ZERO) for ch in argv[2:]], c.resp)
+    out = [resp.array_header(2 * (len(argv) - 2))]  # flat in RESP3 too, as NUMSUB
+    for ch in argv[2:]:
+        out.append(resp.bulk(ch))
+        out.append(resp.ZERO)
+    return b"".join(out)
 
 
 @subcommand("pubsub", "help", 2, "loading stale", summary="Returns helpful text about the different subcommands.")

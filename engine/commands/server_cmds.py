@@ -7,7 +7,7 @@ from .. import info, logsetup, resp
 from ..config import ConfigError
 from ..config import lookup as lookup_option
 from ..util import parse_int
-from . import command, container, subcommand
+from . import command, container, subcommand, subcommand_syntax_error
 
 SYNTAX = b"ERR syntax error"
 
@@ -213,8 +213,7 @@ container("slowlog", group="server", summary="A container for slow log commands"
             complexity="O(N) where N is the number of entries returned")
 def slowlog_get(c, argv):
     if len(argv) > 3:
-        return resp.error(b"ERR unknown subcommand or wrong number of arguments for '%s'. Try SLOWLOG HELP."
-                          % argv[1][:128])
+        return subcommand_syntax_error(argv)
     count = 10
     if len(argv) == 3:
         count = parse_int(argv[2])

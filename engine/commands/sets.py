@@ -303,11 +303,12 @@ def srandmember(c, argv):
 # ---- SINTER / SUNION / SDIFF ------------------------------------------------------------
 
 
-def _gather(c, keys, write):
+def _gather(c, keys):
     """The sets named by `keys` (None for missing ones), or an error reply
-    when any of them is not a set (every key is checked, as Redis 7.0)."""
-    ks = c.server.keyspace
-    lookup = ks.lookup if write else ks.lookup_read
+    when any of them is not a set (every key is checked, as Redis 7.0).
+    The *STORE forms read their sources as reads too (hits, misses and
+    `keymiss`, as Redis 7.0's lookupKeyRead)."""
+    lookup = c.server.keyspace.lookup_read
     db = c.db
     sets = []
     for k in keys:
@@ -349,7 +350,7 @@ def _store(c, argv, dst, result, event):
          summary="Returns the intersect of multiple sets.",
          complexity="O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.")
 def sinter(c, argv):
-    sets = _gather(c, argv[1:], False)
+    sets = _gather(c, argv[1:])
     if sets.__class__ is bytes:
         return sets
     inter, intset_order = _intersection(sets)
@@ -360,7 +361,7 @@ def sinter(c, argv):
          summary="Stores the intersect of multiple sets in a key.",
          complexity="O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.")
 def sinterstore(c, argv):
-    sets = _gather(c, argv[2:], True)
+    sets = _gather(c, argv[2:])
     if sets.__class__ is bytes:
         return sets
     inter, _ = _intersection(sets)
@@ -387,7 +388,7 @@ def sintercard(c, argv):
             j += 2
         else:
             return SYNTAX_ERR
-    sets = _gather(c, argv[2:2 + numkeys], False)
+    sets = _gather(c, argv[2:2 + numkeys])
     if sets.__class__ is bytes:
         return sets
     inter, _ = _intersection(sets)
@@ -410,7 +411,7 @@ def _union_diff(sets, diff):
 
 
 def _union_diff_read(c, argv, diff):
-    sets = _gather(c, argv[1:], False)
+    sets = _gather(c, argv[1:])
     if sets.__class__ is bytes:
         return sets
     result = _union_diff(sets, diff)
@@ -418,7 +419,7 @@ def _union_diff_read(c, argv, diff):
 
 
 def _union_diff_store(c, argv, diff):
-    sets = _gather(c, argv[2:], True)
+    sets = _gather(c, argv[2:])
     if sets.__class__ is bytes:
         return sets
     return _store(c, argv, argv[1], _union_diff(sets, diff), b"sdiffstore" if diff else b"sunionstore")

@@ -40,7 +40,7 @@ def get(c, argv):
             if srv.lfu_on:
                 srv.keyspace.lfu_touch(db, key)
     if v is None:
-        srv.stats.keyspace_misses += 1
+        srv.keyspace.key_missed(db, key)
         return resp.NULL3 if c.resp == 3 else resp.NULL_BULK2
     srv.stats.keyspace_hits += 1
     if v.__class__ is not bytes:
@@ -113,9 +113,15 @@ def set_(c, argv):
     key = argv[1]
     srv = c.server
     if len(argv) == 3:  # the common case, kept flat
-        db.data[key] = argv[2]
         if db.expires:
-            db.expires.pop(key, None)
+            when = db.expires.get(key)
+            if when is not None:
+                if when <= srv.now_ms:
+                    srv.keyspace.expire_if_needed(db, key)  # DEL and `expired` first, as Redis
+                db.expires.pop(key, None)
+        if srv.keyspace.notify_new and key not in db.data:
+            srv.notify(db.id, b"n", b"new", key)
+        db.data[key] = argv[2]
         if db.enc:
             db.enc.pop(key, None)
         if db.custom_keys:
@@ -153,8 +159,10 @@ def _set_generic(c, key, value, flags, when, ok_reply, abort_reply):
     want_get = flags & _GET
     old = ks.lookup(db, key)
     if want_get:
-        srv.stats.keyspace_hits += old is not None
-        srv.stats.keyspace_misses += old is None
+        if old is None:
+            ks.key_missed(db, key)
+        else:
+            srv.stats.keyspace_hits += 1
         if old is not None and old.__class__ is not bytes:
             return resp.error(WRONGTYPE)
     if (flags & _NX and old is not None) or (flags & _XX and old is None):

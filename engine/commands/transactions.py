@@ -101,6 +101,21 @@ def _discard(c):
     c.update_gate()
 
 
+def exec_abort_error(c, err):
+    """Redis's execCommandAbort, for an EXEC refused before it runs (wrong
+    arity, NOAUTH, RESP2 subscriber mode, ...): the transaction and its
+    WATCHes are discarded -- inside MULTI or not -- and the refusal becomes
+    `EXECABORT Transaction discarded because of: <refusal>`, its ERR prefix
+    dropped (Redis's rejectCommandFormat text has none; NOAUTH, LOADING
+    and the like keep theirs). Server._reject calls this for EXEC."""
+    _discard(c)
+    if isinstance(err, str):
+        err = err.encode()
+    if err.startswith(b"ERR "):
+        err = err[4:]
+    return b"EXECABORT Transaction discarded because of: " + err
+
+
 @command("multi", 1, "noscript loading stale fast allow-busy", group="transactions",
          summary="Starts a transaction.", since="1.2.0")
 def multi(c, argv):

@@ -368,7 +368,7 @@ def _setop(c, argv, numkeys_idx, dst, op, name):
     if setnum > n - numkeys_idx - 1:
         return SYNTAX_ERR
     ks = c.server.keyspace
-    lookup = ks.lookup if dst is not None else ks.lookup_read
+    lookup = ks.lookup_read  # sources are reads for the STORE forms too, as Redis 7.0
     db = c.db
     srcs = []
     j = numkeys_idx + 1
