@@ -12,24 +12,19 @@ import os
 import time
 
 from . import logsetup, monitor, resp
+from .admission import Admission
 from .blocking import Blocking
 from .command_tables import command_tables
-from .commands.transactions import exec_abort_error
 from .eventloop import EventLoop
 from .keyspace import Keyspace
 from .pubsub import PubSub
 from .slowlog import SlowLog
 from .stats import Stats
 
-_NO_AUTH_COMMANDS = {b"auth", b"hello", b"quit", b"reset"}
-_MULTI_PASSTHROUGH = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
-
 _NO_FAST_COMMANDS = {}
-_PUBSUB_RESP2_ALLOWED = {b"subscribe", b"ssubscribe", b"unsubscribe", b"sunsubscribe", b"psubscribe",
-                         b"punsubscribe", b"ping", b"quit", b"reset"}
 
 
-class Server:
+class Server(Admission):
     def __init__(self, config):
         self.config = config
         self.pid = os.getpid()
@@ -283,19 +278,10 @@ class Server:
             return
         if c.gated and self._gate(c, cmd, argv):
             return
-        if self.loading and "loading" not in cmd.flags and c.kind != "aof":
-            self._reject(c, cmd, b"LOADING Holdfast is loading the dataset in memory")
+        err = self._refusal(c, cmd, argv)
+        if err is not None:
+            self._reject(c, cmd, err)
             return
-        if self.masterdown_reason is not None and c.kind != "master" and not self._stale_ok(cmd, argv):
-            self._reject(c, cmd, self.masterdown_reason)
-            return
-        if cmd.is_write and c.kind != "master":  # our primary's stream is never refused
-            err = self.write_refusal(cmd) if self.write_block_reason is not None else None
-            if err is None and self.replica_read_only:
-                err = b"READONLY You can't write against a read only replica."
-            if err is not None:
-                self._reject(c, cmd, err)
-                return
         t0 = time.perf_counter_ns()
         reply = cmd.handler(c, argv)
         dur = time.perf_counter_ns() - t0
@@ -313,13 +299,6 @@ class Server:
         if self.monitors:
             self.feed_monitors(c, argv, cmd)
 
-    def _stale_ok(self, cmd, argv):
-        """Whether a command (or its subcommand: CONFIG SET) serves while the
-        link to our primary is down and replica-serve-stale-data is no."""
-        if cmd.subcommands and len(argv) > 1:
-            cmd = cmd.subcommands.get(argv[1].lower(), cmd)
-        return "stale" in cmd.flags
-
     def _appendonly_changed(self, _old, new):
         """CONFIG SET appendonly (at start the AOF is opened by main)."""
         from aof import switch  # noqa: PLC0415 - aof builds on the engine
@@ -331,54 +310,6 @@ class Server:
         # Negative disables the slow log; 0 logs every command.
         self.slowlog_threshold_ns = v * 1000 if v >= 0 else 1 << 62
         self.slowlog_threshold_s = v / 1e6 if v >= 0 else float("inf")
-
-    def _reject(self, c, cmd, err):
-        if cmd is not None:
-            cmd.rejected_calls += 1
-            if cmd.name == b"exec":  # Redis's rejectCommand: a refused EXEC aborts the transaction
-                err = exec_abort_error(c, err)
-        data = resp.error(err)
-        self.stats.count_error(data)
-        if c.multi_queue is not None:
-            c.multi_error = True
-        c.write(data)
-
-    def _subcommand_ok(self, c, cmd, argv):
-        """As Redis's processCommand: an unknown subcommand or one with the
-        wrong arity is rejected before it runs or is queued (so it counts as
-        rejected, not as a processed command)."""
-        sub = cmd.subcommands.get(argv[1].lower())
-        if sub is None:
-            name = argv[1][:128].decode("utf-8", errors="replace")
-            self._reject(c, None, "ERR unknown subcommand '%s'. Try %s HELP."
-                         % (name, argv[0].decode("utf-8", errors="replace").upper()))
-            return False
-        c.last_cmd = sub.fullname
-        a = sub.arity
-        n = len(argv)
-        if (n != a) if a >= 0 else (n < -a):
-            self._reject(c, sub, b"ERR wrong number of arguments for '%s' command" % sub.fullname)
-            return False
-        return True
-
-    def _gate(self, c, cmd, argv):
-        """Checks for clients in a special state (not authenticated, inside
-        MULTI, subscribed in RESP2). True if the command was handled here."""
-        if not c.authenticated and cmd.name not in _NO_AUTH_COMMANDS:
-            self._reject(c, cmd, b"NOAUTH Authentication required.")
-            return True
-        if c.multi_queue is not None and cmd.name not in _MULTI_PASSTHROUGH:
-            if "no-multi" in cmd.flags:
-                self._reject(c, cmd, b"ERR Command not allowed inside a transaction")
-                return True
-            c.multi_queue.append((cmd, argv))
-            c.write(resp.QUEUED)
-            return True
-        if (c.subscriptions or c.psubscriptions) and c.resp == 2 and cmd.name not in _PUBSUB_RESP2_ALLOWED:
-            self._reject(c, cmd, b"ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
-                                 b"QUIT / RESET are allowed in this context" % c.last_cmd)  # 'config|get'
-            return True
-        return False
 
     def write_refusal(self, cmd):
         """The error a write command gets while writes are refused, or None."""

@@ -158,3 +158,20 @@ def test_a_slow_diskless_sync_arrives_intact(holdfast_factory):
         assert primary.client().info("stats")["sync_full"] == 1  # the first transfer loaded
     finally:
         proxy.close()
+
+
+def test_writes_refused_at_queue_time_inside_multi(holdfast_factory, redis_factory):
+    """As Redis: a write a read-only replica refuses is refused when MULTI
+    queues it (-READONLY), and EXEC then aborts; reads queue as usual."""
+    primary = redis_factory("--repl-diskless-sync-delay", "0")
+    servers = [redis_factory("--replicaof", "127.0.0.1", str(primary.port)),
+               holdfast_factory("--replicaof", "127.0.0.1", str(primary.port))]
+    transcripts = []
+    for srv in servers:
+        wait_until(lambda srv=srv: in_sync(primary, srv), what="the full sync")
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+            f = s.makefile("rb")
+            s.sendall(b"MULTI\r\nGET k\r\nSET k v\r\nEXEC\r\n")
+            transcripts.append([f.readline() for _ in range(4)])
+    assert transcripts[1] == transcripts[0]
+    assert transcripts[0][2].startswith(b"-READONLY") and transcripts[0][3].startswith(b"-EXECABORT")
