@@ -30,7 +30,7 @@ class Client:
         "deferred", "blocked", "reply_mode", "skip_next_reply", "multi_queue", "multi_error",
         "watched_keys", "subscriptions", "psubscriptions", "is_monitor", "no_evict",
         "tot_net_in", "tot_net_out", "tot_cmds", "obl_soft_since", "kind", "unix",
-        "in_write_list", "gated",
+        "in_write_list", "gated", "woff",
     )
 
     def __init__(self, server, sock, addr, laddr, unix=False):
@@ -56,6 +56,7 @@ class Client:
         self.wbuf_bytes = 0
         self.wpending = None  # bytes left over from a partial send
         self.in_write_list = False
+        self.woff = 0  # the replication offset after this client's last write (WAIT waits for it)
         self.close_after_reply = False
         self.closed = False
         self.ctime = time.time()

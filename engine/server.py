@@ -45,6 +45,7 @@ class Server(Admission):
         self.replica_read_only = False  # a replica with replica-read-only: -READONLY for clients' writes
         self.applying_primary_stream = False  # running a command of our primary's stream (replication/)
         self.masterdown_reason = None  # replica-serve-stale-data no, link down: the -MASTERDOWN error
+        self.current_client = None  # the client whose command runs (or ran last)
         self.loading = False
         self.dirty = 0  # changes since the last save (rdb_changes_since_last_save)
         self.lastsave = int(self.start_time)
@@ -136,6 +137,7 @@ class Server(Admission):
         command of a client in a special state (MULTI, subscribed, not
         authenticated, MONITOR running), goes through `call`, which does
         every check."""
+        self.current_client = c  # whose writes these are (the replication offset for its WAIT)
         if (c.gated or self.monitors or self.write_block_reason is not None or self.loading or self.replica_read_only
                 or self.masterdown_reason is not None):
             fast = self._fast_table(c)
@@ -247,6 +249,7 @@ class Server(Admission):
     def call(self, c, argv):
         """Run one command with every check (the slow path of run_batch, and
         the entry point for MULTI/EXEC and unblocked clients)."""
+        self.current_client = c
         if not c.skip_next_reply:
             self._call(c, argv)
             return

@@ -120,6 +120,9 @@ class Primary:
         if self.srv.applying_primary_stream:
             return
         self._feed(data)
+        c = self.srv.current_client
+        if c is not None:
+            c.woff = self.offset  # WAIT from this client waits for this much of the stream
 
     def feed_from_primary(self, raw):
         """A command of our primary's stream, as it came: to our backlog and
@@ -355,14 +358,13 @@ class Primary:
 
     def wait(self, c, numreplicas, timeout_ms):
         """WAIT: the reply now, or None with `c` blocked until enough
-        replicas acknowledged the stream up to now, or the timeout. (Redis
-        waits for the offset after the client's own last write; this waits
-        for the whole stream up to the WAIT, which is never less.)"""
+        replicas acknowledged the stream up to this client's last write (its
+        woff), or the timeout."""
         if self.upstream is not None:
             return resp.error(b"ERR WAIT cannot be used with replica instances. Please also note that since Redis "
                               b"4.0 if a replica is configured to be writable (which is not the default) writes to "
                               b"replicas are just local and are not propagated.")
-        target = self.offset
+        target = c.woff
         acked = self.acked(target)
         if acked >= numreplicas or self.srv.in_exec:
             return resp.integer(acked)

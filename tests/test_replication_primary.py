@@ -378,3 +378,26 @@ def test_replicas_asking_during_a_disk_bgsave_share_it(holdfast_factory):
     for s, _f in socks:
         s.close()
     p.close()
+
+
+def test_wait_counts_the_callers_own_writes(holdfast_factory):
+    """WAIT waits for the stream up to the calling client's last write, not
+    for writes other clients made after it (Redis's c->woff)."""
+    primary = holdfast_factory("--repl-diskless-sync", "no")
+    a, b = primary.client(), primary.client()
+    a.set("from-a", "1")
+    s = socket.create_connection(("127.0.0.1", primary.port), timeout=10)
+    f = s.makefile("rb")
+    s.sendall(b"PSYNC ? -1\r\n")  # a hand-made replica that ACKs what we say
+    assert _read_line_after_keepalives(f).startswith(b"+FULLRESYNC ")
+    f.read(int(_read_line_after_keepalives(f)[1:]))  # the RDB
+    s.sendall(b"REPLCONF ACK 0\r\n")
+    a.set("from-a", "2")
+    after_a = b.info("replication")["master_repl_offset"]
+    b.set("from-b", "x")  # later stream bytes nobody will acknowledge
+    s.sendall(b"REPLCONF ACK %d\r\n" % after_a)
+    assert a.execute_command("WAIT", 1, 2000) == 1  # a's own write is acknowledged
+    assert b.execute_command("WAIT", 1, 300) == 0  # b's is not
+    s.close()
+    a.close()
+    b.close()
