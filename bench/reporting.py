@@ -29,7 +29,7 @@ def run_meta(module, argv, pins, client_label):
         "loadavg": list(os.getloadavg()),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": shlex.join([os.path.basename(sys.executable), "-m", module, *(argv or sys.argv[1:])]),
-        "pinning": ("server on CPU %d, %s on CPU %d" % (pins[0], client_label, pins[1])) if pins
+        "pinning": ("server on CPU %s, %s on CPU %s" % (pins[0], client_label, pins[1])) if pins
         else "none (fewer than 2 usable CPUs or no taskset)",
     }
 
