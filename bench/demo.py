@@ -117,14 +117,16 @@ def persistence(srv, port, cpu, keys=DEMO_KEYS):
     srv = start_server(port, cpu)
     with open(srv.logpath, "rb") as f:
         f.seek(mark)
-        loaded = re.findall(rb"DB loaded from disk: ([0-9.]+) seconds", f.read())
+        # The AOF (appendonly yes in the demo config) wins over the RDB at start.
+        loaded = re.findall(rb"DB loaded from (?:disk|append only file): ([0-9.]+) seconds", f.read())
     keys_after = int(query(port, "DBSIZE"))
     lines = [
         "%d keys of 100 bytes written (`demo:key:<i>`, pipelined MSET), then" % keys,
         "BGSAVE: status %s, fork %s us, copy-on-write %.1f MiB, file %.1f MiB (`results/demo/data/dump.rdb`)." % (
             pers["rdb_last_bgsave_status"], stats["latest_fork_usec"], int(pers["rdb_last_cow_size"]) / 1048576,
             size / 1048576),
-        "Stopped with SIGTERM (exit status %s; save points are set, so it saved first), started again: loaded"
+        "Stopped with SIGTERM (exit status %s; save points are set, so it saved first), started again on its"
+        " append-only file: loaded"
         " in %s s, %d keys before and %d after%s." % (
             rc, loaded[-1].decode() if loaded else "?", keys_before, keys_after,
             "" if keys_after == keys_before else " -- **keys were lost**"),
@@ -159,6 +161,9 @@ def replication(primary_port, cpu):
     query(primary_port, "MSET", *pairs)
     acked = query(primary_port, "WAIT", "1", "5000")
     keys_p, keys_r = int(query(primary_port, "DBSIZE")), int(query(port, "DBSIZE"))
+    # The same dataset: every 500th key of the demo's, and every replicated one, compared by value.
+    sample = ["demo:key:%d" % i for i in range(0, DEMO_KEYS, 500)] + ["demo:replicated:%d" % i for i in range(1000)]
+    same = query(primary_port, "MGET", *sample) == query(port, "MGET", *sample)
     lines = [
         "Replica: `%s` (log: `results/demo/replica.log`, its AOF in `results/demo/replica-data/`)." % shlex.join(
             ["python", "-m", "engine"] + argv[3:]),
@@ -166,8 +171,9 @@ def replication(primary_port, cpu):
         "replica's: role=%s, master_link_status=%s." % (
             keys_p - 1000, sync_s, _info(primary_port, "replication").get("slave0", "?"), r["role"],
             r["master_link_status"]),
-        "MSET of 1000 keys, then `WAIT 1 5000` -> %s replica(s) acknowledged; keys: primary %d, replica %d%s." % (
-            acked, keys_p, keys_r, "" if keys_p == keys_r else " -- **the replica differs**"),
+        "MSET of 1000 keys, then `WAIT 1 5000` -> %s replica(s) acknowledged; keys: primary %d, replica %d; "
+        "%d sampled values %s%s." % (acked, keys_p, keys_r, len(sample), "identical" if same else "**differ**",
+                                     "" if keys_p == keys_r and same else " -- **the replica differs**"),
     ]
     return lines, rep
 
