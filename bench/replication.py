@@ -16,6 +16,9 @@ Then, `--rounds` times and for each of disk and diskless
 
 and once per kind, with the replica online:
 
+  partial:   CLIENT KILL TYPE replica, 10,000 writes meanwhile, the time until
+             the replica has them (it must be a partial resync);
+
   lag:       redis-benchmark SET (50 clients, unpipelined, random keys of the
              same size) against the primary; every 100 ms the replica's
              applied offset (INFO slave_repl_offset), then the primary's
@@ -99,6 +102,25 @@ def lag_under_load(primary_port, replica_port, requests, value_size, cpu, bench_
             "catch_up_s": catch_up, "lag_samples": lags}
 
 
+def partial_resync(primary_port, replica_port, writes=10000, value_size=100):
+    """Cut the replica's link (CLIENT KILL TYPE replica on the primary), write
+    `writes` keys while it reconnects, and time from the cut until the
+    replica has applied them all; it must be a partial resync."""
+    before = int(_info(primary_port, "stats")["sync_partial_ok"])
+    batches = string_batches(writes, value_size, seed=99, prefix="cut")
+    t0 = time.monotonic()
+    query(primary_port, "CLIENT", "KILL", "TYPE", "replica")
+    load_ok(primary_port, batches)
+    while not _in_sync(primary_port, replica_port):
+        if time.monotonic() - t0 > 300:
+            raise RuntimeError("the replica did not resync")
+        time.sleep(0.005)
+    secs = time.monotonic() - t0
+    if int(_info(primary_port, "stats")["sync_partial_ok"]) != before + 1:
+        raise RuntimeError("the link cut cost a full sync")
+    return secs
+
+
 def measure(name, mk, keys, value_size, rounds, requests, workdir, cpus, bench_bin):
     pp, rp = free_port(), free_port()
     d = os.path.join(workdir, name)
@@ -111,7 +133,7 @@ def measure(name, mk, keys, value_size, rounds, requests, workdir, cpus, bench_b
                          cpu=cpus[1])
     primary.start()
     replica.start()
-    out = {"server": name, "sync": [], "lag": None}
+    out = {"server": name, "sync": [], "lag": None, "partial_resync_s": []}
     try:
         load_ok(pp, string_batches(keys, value_size))
         for rnd in range(1, rounds + 1):
@@ -120,6 +142,11 @@ def measure(name, mk, keys, value_size, rounds, requests, workdir, cpus, bench_b
                 out["sync"].append({"round": rnd, "diskless": diskless, "seconds": secs})
                 print("  %-8s round %d: full sync %-8s %.2f s" % (name, rnd, "diskless" if diskless else "disk",
                                                                    secs), flush=True)
+        for rnd in range(1, rounds + 1):
+            secs = partial_resync(pp, rp, value_size=value_size)
+            out["partial_resync_s"].append(secs)
+            print("  %-8s round %d: partial resync after a cut, 10000 writes behind: %.2f s" % (name, rnd, secs),
+                  flush=True)
         if bench_bin:
             out["lag"] = lag_under_load(pp, rp, requests, value_size, cpus[1], bench_bin)
             lag = out["lag"]
@@ -155,6 +182,14 @@ def render_report(results, env, meta):
     if ("redis", False) in med:
         lines += ["", "Holdfast / redis-server time: disk %.2fx, diskless %.2fx (target: within 4x)." % (
             med[("holdfast", False)] / med[("redis", False)], med[("holdfast", True)] / med[("redis", True)])]
+    lines += ["", "## Partial resync after a cut", "",
+              "CLIENT KILL TYPE replica on the primary, then 10,000 keys written while the replica reconnects; the "
+              "time from the cut until the replica has applied them (a partial resync each time: checked).", "",
+              "| server | seconds |", "|---|---:|"]
+    for r in results:
+        st = stats(r.get("partial_resync_s") or [])
+        if st:
+            lines.append("| %s | %.2f [%.2f-%.2f] |" % (SERVER_NAMES[r["server"]], st["median"], st["min"], st["max"]))
     lines += ["", "## A replica under write load", "",
               "redis-benchmark -t set -c 50 -n %d -r 1000000 -d %d against the primary; lag = the primary's "
               "master_repl_offset minus the replica's applied offset (slave_repl_offset, read just before), sampled "

@@ -117,11 +117,17 @@ class ReplicaOf:
         if self.state == CONNECTED:
             logsetup.notice("Connection with master lost (%s).", why)
             self.link_down_since = int(time.time())
+            self.next_try = 0.0  # a link that was up reconnects at once; failed attempts wait a second
+            self.srv.loop.call_later(0.0, self._reconnect_now)
         self.state = CONNECT
         self.inbuf = bytearray()
         self.expect = []
         self.master_client = None
         self.update_stale()
+
+    def _reconnect_now(self):
+        if self.state == CONNECT:
+            self.connect()
 
     def close(self):
         self.drop("replication turned off")
