@@ -22,7 +22,7 @@ import shutil
 import sys
 import time
 
-from . import loadgen, procstat
+from . import loadgen, procstat, workload
 from .memory import query
 from .reporting import run_meta
 from .serverproc import ServerProc, exit_on_sigterm, free_port, holdfast_command, pin_cpus, redis_command
@@ -109,6 +109,15 @@ def _server_config(port):
     return {}
 
 
+def _load(opts, gen_path, host, port, client_cpu, test, clients, pipeline, size, requests):
+    """One load run: redis-benchmark, or the built-in generator for mixed:R."""
+    ratio = workload.parse_test(test)
+    if ratio is None:
+        return loadgen.run(gen_path, port, test, clients, pipeline, requests, size, opts.keyspace, client_cpu, host)
+    return workload.run(port, ratio, clients, pipeline, requests, size, opts.keyspace or 1, opts.zipf, opts.procs,
+                        client_cpu, host)
+
+
 def cpu_sets():
     """(server CPUs, client CPUs) as taskset lists: half the machine each
     where it has 4 CPUs or more (so I/O threads can run in parallel), else
@@ -120,7 +129,7 @@ def cpu_sets():
     return pin_cpus()
 
 
-def run_sweep(opts, targets, gen_path, pins, workdir, on_sample, info):
+def run_sweep(opts, targets, gen_name, gen_path, pins, workdir, on_sample, info):
     """Measure every point; `on_sample(sample)` gets each round; `info`
     fills with {target: {"commands": {io threads: argv}, "config": {...}}}
     (kept when the run is interrupted)."""
@@ -145,16 +154,18 @@ def run_sweep(opts, targets, gen_path, pins, workdir, on_sample, info):
                     info[name]["config"] = _server_config(port)
             try:
                 for test, clients, pipeline, size in points:
-                    warm = max(1000, opts.requests // 10)
-                    loadgen.run(gen_path, port, test, clients, pipeline, warm, size, opts.keyspace, client_cpu, host)
+                    point = (opts, gen_path, host, port, client_cpu, test, clients, pipeline, size)
+                    _load(*point, max(1000, opts.requests // 10))  # warm-up
+                    ratio = workload.parse_test(test)
+                    generator = gen_name if ratio is None else "built-in (%d processes)" % opts.procs
                     for rnd in range(1, opts.repeat + 1):
                         cpu0 = procstat.cpu_seconds(srv.pid) if srv else None
-                        fig = loadgen.run(gen_path, port, test, clients, pipeline, opts.requests, size, opts.keyspace,
-                                          client_cpu, host)
+                        fig = _load(*point, opts.requests)
                         cpu = procstat.cpu_seconds(srv.pid) - cpu0 if srv else None
+                        made = fig.pop("requests_made", opts.requests)
                         on_sample(dict(fig, target=name, io_threads=n, test=test, clients=clients, pipeline=pipeline,
-                                       value_size=size, round=rnd, requests=opts.requests,
-                                       cpu_us_per_req=None if cpu is None else cpu * 1e6 / opts.requests))
+                                       value_size=size, round=rnd, requests=made, generator=generator,
+                                       cpu_us_per_req=None if cpu is None else cpu * 1e6 / made))
             finally:
                 if srv is not None:
                     srv.stop()
@@ -167,7 +178,11 @@ def parse_args(argv=None):
     ap.add_argument("--io-threads", type=_csv(int), default=[1, 2, 4, 8])
     ap.add_argument("--clients", type=_csv(int), default=[50])
     ap.add_argument("--pipeline", type=_csv(int), default=[1, 16])
-    ap.add_argument("--tests", type=_csv(), default=list(TESTS))
+    ap.add_argument("--tests", type=_csv(), default=list(TESTS),
+                    help="redis-benchmark tests (set,get,incr,lpush,hset,...) and mixed:R, a built-in workload "
+                         "with a fraction R of GETs over Zipf-distributed keys, every value read verified")
+    ap.add_argument("--zipf", type=float, default=0.99, help="Zipf exponent of mixed:R keys (0: uniform)")
+    ap.add_argument("--procs", type=int, default=2, help="processes of the built-in generator")
     ap.add_argument("--value-size", type=_csv(int), default=[3])
     ap.add_argument("--keyspace", type=int, default=100000, help="redis-benchmark -r (0: one key)")
     ap.add_argument("--requests", type=int, default=100000, help="per round")
@@ -206,7 +221,7 @@ def main(argv=None):
     os.makedirs(workdir, exist_ok=True)
     info, meta["interrupted"] = {}, False
     try:
-        run_sweep(opts, targets, gen_path, pins, workdir, on_sample, info)
+        run_sweep(opts, targets, gen_name, gen_path, pins, workdir, on_sample, info)
     except KeyboardInterrupt:
         meta["interrupted"] = True
         sys.stderr.write("\ninterrupted: writing what was measured (%d samples)\n" % len(samples))

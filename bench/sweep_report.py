@@ -14,7 +14,8 @@ from . import procstat
 from .serverproc import ROOT
 
 CSV_FIELDS = ("target", "io_threads", "test", "clients", "pipeline", "value_size", "round", "requests", "rps",
-              "avg_ms", "min_ms", "p50_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "cpu_us_per_req")
+              "avg_ms", "min_ms", "p50_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "cpu_us_per_req", "generator",
+              "errors")
 
 
 def write_all(out, meta, samples, info):
@@ -69,7 +70,8 @@ def summarise(samples):
             out[key][target] = {}
             for n, rows in per_io.items():
                 rps = [r["rps"] for r in rows]
-                st = {"rps": statistics.median(rps), "rps_min": min(rps), "rps_max": max(rps), "rounds": len(rows)}
+                st = {"rps": statistics.median(rps), "rps_min": min(rps), "rps_max": max(rps), "rounds": len(rows),
+                      "generator": rows[0].get("generator"), "errors": sum(r.get("errors") or 0 for r in rows)}
                 for k in ("p50_ms", "p99_ms", "p999_ms", "cpu_us_per_req"):
                     vals = [r[k] for r in rows if r.get(k) is not None]
                     st[k] = statistics.median(vals) if vals else None
@@ -149,6 +151,11 @@ def render_markdown(meta, env, groups, plots):
         lines += ["## %s, %d clients, -P %d, %d-byte values" % (test.upper(), clients, pipeline, size), ""]
         if key in plots:
             lines += ["![%s](%s)" % (plots[key], plots[key]), ""]
+        gens = {st["generator"] for per_io in groups[key].values() for st in per_io.values() if st.get("generator")}
+        errors = sum(st["errors"] for per_io in groups[key].values() for st in per_io.values())
+        if gens:
+            lines += ["Made by: %s.%s" % (", ".join(sorted(gens)), " Verification errors: %d." % errors
+                                          if test.startswith("mixed") else ""), ""]
         lines += ["| target | io-threads | requests/s median [min-max] | vs first | p50 ms | p99 ms | p99.9 ms | "
                   "server CPU us/req |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for target, per_io in groups[key].items():

@@ -121,3 +121,46 @@ def test_ctrl_c_keeps_what_was_measured_and_stops_the_servers(tmp_path):
         except OSError:
             pass
     assert leftovers == [], "servers left running: %s" % leftovers
+
+
+def test_zipf_key_sampler():
+    from bench import workload  # noqa: PLC0415
+
+    keys = workload.key_sampler(1000, 0.99, seed=1)(50000)
+    assert keys.min() >= 0 and keys.max() < 1000
+    counts = [int((keys == i).sum()) for i in range(5)]
+    assert counts == sorted(counts, reverse=True) and counts[0] > 10 * 50000 / 1000  # skewed to the first keys
+    uniform = workload.key_sampler(1000, 0, seed=1)(50000)
+    assert int((uniform == 0).sum()) < 3 * 50000 / 1000
+    assert workload.parse_test("mixed:0.9") == 0.9 and workload.parse_test("get") is None
+
+
+def test_built_in_generator_verifies_values(hf_server):
+    from bench import workload  # noqa: PLC0415
+
+    r = hf_server.client()
+    r.flushall()
+    fig = workload.run(hf_server.port, 0.5, clients=4, pipeline=4, requests=2000, value_size=32, keyspace=100,
+                       zipf_s=0.99, procs=2)
+    assert fig["errors"] == 0 and fig["requests_made"] == 2000 and fig["rps"] > 0
+    assert r.get("key:0").startswith(b"val:0:")
+    r.set("key:0", "not what the generator wrote")
+    fig = workload.run(hf_server.port, 1.0, clients=2, pipeline=2, requests=100, value_size=32, keyspace=1,
+                       zipf_s=0, procs=1)
+    assert fig["errors"] == 100  # every read of the tampered key is caught
+    r.close()
+
+
+@pytest.mark.skipif(not loadgen.find_generator()[1], reason="needs redis-benchmark (apt-get install redis-tools)")
+def test_sweep_names_the_generator_of_each_figure(tmp_path):
+    out = str(tmp_path / "mixed")
+    assert cli.main(["sweep", "--targets", "holdfast", "--io-threads", "1", "--pipeline", "4", "--tests",
+                     "get,mixed:0.8", "--requests", "2000", "--repeat", "1", "--keyspace", "500", "--out", out]) == 0
+    with open(os.path.join(out, "results.json")) as f:
+        samples = json.load(f)["samples"]
+    gens = {s["test"]: s["generator"] for s in samples}
+    assert gens["get"] == "redis-benchmark" and gens["mixed:0.8"].startswith("built-in")
+    with open(os.path.join(out, "report.md")) as f:
+        report = f.read()
+    assert "Made by: built-in (2 processes). Verification errors: 0." in report
+    assert "Made by: redis-benchmark." in report
