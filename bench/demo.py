@@ -4,11 +4,13 @@ to it, put a short load on it, write results/demo/report.md and stop it.
     python -m bench.demo [--requests 100000] [--clients 50] [--pipelines 1,16]
                          [--port 6390] [--loader auto|redis-benchmark|python]
 
-Then BGSAVE, a restart on the snapshot, and a check that every key came
-back; then a second Holdfast, with its own append-only file, becomes a
-replica of the first: a full sync, writes confirmed with WAIT, both
-datasets compared. The servers are always stopped on the way out, on
-errors, Ctrl-C and SIGTERM too. Each step is a function.
+Then BGSAVE, a restart on its append-only file, and a check that every key
+came back; then a second Holdfast, with its own append-only file, becomes
+a replica of the first: a full sync, writes confirmed with WAIT, both
+datasets compared; then a short `holdfast-bench sweep` against the primary
+(results/demo/sweep/), after which the replica must still match. The
+servers are always stopped on the way out, on errors, Ctrl-C and SIGTERM
+too. Each step is a function.
 """
 
 import argparse
@@ -178,7 +180,48 @@ def replication(primary_port, cpu):
     return lines, rep
 
 
-def render(meta, tour_lines, samples, persistence_lines, replication_lines):
+def sweep_step(primary_port, replica_port):
+    """A short `holdfast-bench sweep` against the running primary (its replica
+    attached), then a check that the replica holds what the sweep wrote."""
+    import json  # noqa: PLC0415
+
+    from .sweep import main as sweep_main  # noqa: PLC0415
+
+    out = os.path.join(DEMO_DIR, "sweep")
+    args = ["--targets", "127.0.0.1:%d" % primary_port, "--tests", "set,get,mixed:0.9", "--pipeline", "1,16",
+            "--requests", "20000", "--repeat", "1", "--keyspace", "10000", "--out", out]
+    sweep_main(args)
+    with open(os.path.join(out, "results.json")) as f:
+        samples = json.load(f)["samples"]
+    t0 = time.monotonic()
+    while True:
+        r, p = _info(replica_port, "replication"), _info(primary_port, "replication")
+        if r["slave_repl_offset"] == p["master_repl_offset"] or time.monotonic() - t0 > 60:
+            break
+        time.sleep(0.05)
+    keys, cursor = [], "0"
+    while True:  # every key the sweep wrote (`key:*`), compared value by value
+        cursor, batch = query(primary_port, "SCAN", cursor, "MATCH", "key:*", "COUNT", "10000")
+        keys += batch
+        if cursor == "0":
+            break
+    same = all(query(primary_port, "MGET", *keys[i:i + 1000]) == query(replica_port, "MGET", *keys[i:i + 1000])
+               for i in range(0, len(keys), 1000))
+    size_p, size_r = int(query(primary_port, "DBSIZE")), int(query(replica_port, "DBSIZE"))
+    lines = ["`holdfast-bench sweep %s` (report with plots: `results/demo/sweep/report.md`):" % " ".join(
+        args[:-1] + [os.path.relpath(out, ROOT)]), "",
+             "| test | -P | requests/s | p50 ms | p99 ms | made by |", "|---|---:|---:|---:|---:|---|"]
+    for sm in samples:
+        lines.append("| %s | %d | {:,.0f} | %.3f | %.3f | %s |".format(sm["rps"]) % (
+            sm["test"], sm["pipeline"], sm["p50_ms"], sm["p99_ms"], sm["generator"]))
+    lines += ["", "After the sweep the replica holds the same dataset: %d keys on the primary, %d on the replica, "
+              "all %d values written by the sweep %s%s." % (
+                  size_p, size_r, len(keys), "identical" if same else "**differ**",
+                  "" if same and size_p == size_r else " -- **the replica differs**")]
+    return lines
+
+
+def render(meta, tour_lines, samples, persistence_lines, replication_lines, sweep_lines=()):
     out = ["# Holdfast demo run", "",
            "Made by `make demo` (`python -m bench.demo`) on %s, commit `%s`." % (meta["date"], meta["commit"]),
            "Machine: %s, %s CPUs; Python %s." % (meta["env"]["cpu_model"], meta["env"]["cpu_count"],
@@ -206,6 +249,7 @@ def render(meta, tour_lines, samples, persistence_lines, replication_lines):
             " or /proc/PID/stat ticks where schedstat is missing) divided by the requests made."]
     out += ["", "## Persistence", ""] + persistence_lines
     out += ["", "## Replication", ""] + replication_lines
+    out += ["", "## Sweep", ""] + list(sweep_lines)
     out += ["", "Shutdown: %s." % meta["shutdown"], "",
             "For Holdfast against redis-server with medians over rounds, run `make bench-quick`"
             " (report in `results/quick/report.md`).", ""]
@@ -232,6 +276,8 @@ def main(argv=None):
         print("replication:", flush=True)
         replication_lines, replica = replication(port, client_cpu)
         print("\n".join("  " + t for t in replication_lines), flush=True)
+        print("sweep:", flush=True)
+        sweep_lines = sweep_step(port, replica.port)
     except BaseException:
         if replica is not None:
             replica.stop()
@@ -253,7 +299,7 @@ def main(argv=None):
             "redis-benchmark", port, "set|get", "|".join(map(str, opts.pipelines)), requests, opts.clients)),
         "clients": opts.clients, "shutdown": shutdown,
     }
-    report = render(meta, tour_lines, samples, persistence_lines, replication_lines)
+    report = render(meta, tour_lines, samples, persistence_lines, replication_lines, sweep_lines)
     os.makedirs(opts.out, exist_ok=True)
     path = os.path.join(opts.out, "report.md")
     with open(path, "w") as f:
