@@ -91,38 +91,35 @@ class RequestParser:
                 return self._handover(data)
             # hiredis accepts replies that are not requests (integers, nested
             # arrays, nulls): those go to the exact path, which rejects them
-            # with Redis's words. Meanwhile count the CRLFs the requests framed.
-            # The checks run in C: b"".join rejects anything but bytes inside
-            # a request (and a top-level bulk, integer or null); a RESP3 map
-            # survives len() and join, but frames more CRLFs than it counts,
-            # so it reaches the list.__len__ check below.
+            # with Redis's words. The checks run in C: list.__len__ rejects
+            # anything but an array at the top (a RESP3 map too, which len()
+            # and join would take), b"".join anything but bytes inside one.
+            #
+            # hiredis does not say whether it stopped between two requests or
+            # inside one (it consumes a partial's type byte and headers). One
+            # request: if the read ends with CRLF and every CRLF in it framed
+            # that request, nothing is left inside. Several, or CRLFs in a
+            # payload: ask hiredis, since a sentinel request comes back whole
+            # only when it starts on a request boundary (cheaper than counting
+            # a pipeline's CRLFs).
             try:
                 if nxt is False:
                     crlf = 1 + (list.__len__(out[0]) << 1)
                     _join(out[0])
+                    if data[-1] == 10 and data[-2] == 13 and data.count(b"\r\n") == crlf:
+                        return out
                 else:
-                    crlf = len(out) + (sum(map(len, out)) << 1)
+                    _consume(map(list.__len__, out))
                     _consume(map(_join, out))
             except TypeError:
                 return self._handover(data)
-            # hiredis does not say whether it stopped between two requests or
-            # inside one (it consumes a partial's type byte and headers). If the
-            # data ends with CRLF and every CRLF in it was framing of a complete
-            # request, nothing is left inside. Otherwise (CRLFs in payloads, or
-            # a partial) ask hiredis: a sentinel request comes back whole only
-            # when it starts on a request boundary.
-            if data[-1] != 10 or data.count(b"\r\n") != crlf or data[-2] != 13:
-                try:  # len() above also takes a map (RESP3 '%'): only lists pass here
-                    _consume(map(list.__len__, out))
-                except TypeError:
-                    return self._handover(data)
-                reader.feed(_SENTINEL)
-                try:
-                    tail = reader.gets()
-                except (hiredis.ProtocolError, MemoryError):
-                    tail = None
-                if tail != _SENTINEL_REQ:
-                    return self._handover(data)
+            reader.feed(_SENTINEL)
+            try:
+                tail = reader.gets()
+            except (hiredis.ProtocolError, MemoryError):
+                tail = None
+            if tail != _SENTINEL_REQ:
+                return self._handover(data)
             return out
         if self.pending or self.multibulk_left:  # inside a request split across reads
             return self._continue(data)

@@ -35,6 +35,13 @@ CASES = [
     (b"nosuch a b\r\n", b"-ERR unknown command 'nosuch', with args beginning with: 'a' 'b' \r\n", False),
     (b"*2\r\n$3\r\nGET\r\n", b"", False),  # incomplete: nothing yet, still open
     (b"*1\r\n$4\r\nPING\r\n*1\r\n$-5\r\n", b"+PONG\r\n-ERR Protocol error: invalid bulk length\r\n", True),
+    # In a pipeline, hiredis would read a RESP3 map as a request and simple
+    # strings as bulks (their CRLFs even balance out): Redis reads inline lines.
+    (b"*1\r\n$4\r\nPING\r\n%1\r\n$1\r\na\r\n$1\r\nb\r\n*2\r\n+x\r\n+y\r\n",
+     b"+PONG\r\n-ERR unknown command '%1', with args beginning with: \r\n"
+     b"-ERR unknown command '$1', with args beginning with: \r\n-ERR unknown command 'a', with args beginning with: \r\n"
+     b"-ERR unknown command '$1', with args beginning with: \r\n-ERR unknown command 'b', with args beginning with: \r\n"
+     b"-ERR Protocol error: expected '$', got '+'\r\n", True),
 ]
 
 
