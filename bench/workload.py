@@ -13,6 +13,7 @@ prefix: anything else counts as a verification error.
 
 import multiprocessing
 import os
+import signal
 import socket
 import time
 
@@ -104,8 +105,19 @@ def run(port, read_ratio, clients, pipeline, requests, value_size, keyspace, zip
     jobs = [(host, port, n, per_conn, pipeline, read_ratio, keyspace, zipf_s, value_size, 1000 + i,
              {cpu_list[i % len(cpu_list)]} if cpu_list else None) for i, n in enumerate(per_proc_conns)]
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(procs) as pool:
+    # Workers get SIGTERM's default back (a harness that turns SIGTERM into
+    # SystemExit must not pass that on), and the pool is closed and joined
+    # rather than terminated: Pool.terminate could hang on a worker blocked
+    # on the task queue's lock while its SIGTERM handler ran.
+    pool = ctx.Pool(procs, initializer=signal.signal, initargs=(signal.SIGTERM, signal.SIG_DFL))
+    try:
         results = pool.map(_worker, jobs)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
     total = sum(r["requests"] for r in results)
     elapsed = max(r["elapsed"] for r in results)
     lat = np.array([x for r in results for x in r["latencies_ms"]] or [0.0])
