@@ -20,7 +20,7 @@ def _hot_path_ok(cmd):
 
 def command_tables(renamed):
     """(commands, fast, fast_read_only). The hot path's tables map a name to
-    (cmd, handler, min argc, max argc), only for commands that cannot change
+    (cmd, handler, min argc, max argc, runner or None), only for commands that cannot change
     the calling client's state (gating, blocking, closing), so run_batch
     need not re-check it after each one; `fast_read_only` serves while
     writes are refused."""
@@ -35,5 +35,5 @@ def command_tables(renamed):
     for name, cmd in cmds.items():
         if _hot_path_ok(cmd):
             lo, hi = (cmd.arity, cmd.arity) if cmd.arity >= 0 else (-cmd.arity, 1 << 62)
-            fast[name] = (cmd, cmd.handler, lo, hi)
+            fast[name] = (cmd, cmd.handler, lo, hi, cmd.runner)
     return cmds, fast, {n: e for n, e in fast.items() if not e[0].is_write}

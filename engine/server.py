@@ -22,6 +22,9 @@ from .slowlog import SlowLog
 from .stats import Stats
 
 _NO_FAST_COMMANDS = {}
+# Command runs (see run_batch) are timed as a whole, so they are taken only
+# while the slow log's threshold is at least this (or the log is off).
+RUN_MIN_SLOWLOG_S = 0.001
 
 
 class Server(Admission):
@@ -136,7 +139,14 @@ class Server(Admission):
         right arity runs inline with one clock read; anything else, and every
         command of a client in a special state (MULTI, subscribed, not
         authenticated, MONITOR running), goes through `call`, which does
-        every check."""
+        every check.
+
+        A command with a runner (GET, SET: see commands.runner) hands it the
+        whole run of its plain requests that follows, one loop instead of a
+        call each. A run is timed as a whole, so runs are taken only while
+        the slow log is off or its threshold is 1 ms or more: each request of
+        a run is O(1) with a small value, so none can reach the threshold
+        alone."""
         self.current_client = c  # whose writes these are (the replication offset for its WAIT)
         if (c.gated or self.monitors or self.write_block_reason is not None or self.loading or self.replica_read_only
                 or self.masterdown_reason is not None):
@@ -147,6 +157,7 @@ class Server(Admission):
         # A float clock: cheaper than perf_counter_ns's big ints on this path.
         clock = time.perf_counter
         slow_s = self.slowlog_threshold_s
+        runs = slow_s >= RUN_MIN_SLOWLOG_S
         ready_keys = self.ready_keys
         # Statistics of a run of the same fast command (a pipeline of SETs)
         # are added up here and credited when the command changes, before
@@ -155,14 +166,16 @@ class Server(Admission):
         run = None
         run_n = 0
         run_t0 = t_prev = clock()
-        rest = iter(reqs)  # what is left when a command blocks the client
-        for argv in rest:
+        i, n = 0, len(reqs)
+        while i < n:
+            argv = reqs[i]
+            i += 1
             try:
                 if not argv:
                     continue
                 entry = fast.get(argv[0])
                 if entry is not None:
-                    cmd, handler, lo, hi = entry
+                    cmd, handler, lo, hi, runner = entry
                     if lo <= len(argv) <= hi:
                         if cmd is not run:
                             if run is not None:
@@ -170,6 +183,18 @@ class Server(Admission):
                             run = cmd
                             run_n = 0
                             run_t0 = t_prev
+                        if runner is not None and runs:
+                            j = runner(c, reqs, i - 1)
+                            if j >= i:  # it ran reqs[i - 1:j]
+                                run_n += j - i + 1
+                                i = j
+                                t_prev = clock()
+                                if ready_keys:
+                                    self.blocking.handle_ready()
+                                    t = clock()
+                                    run_t0 += t - t_prev
+                                    t_prev = t
+                                continue
                         reply = handler(c, argv)
                         t = clock()
                         run_n += 1
@@ -198,7 +223,7 @@ class Server(Admission):
                 if c.deferred is not None or c.close_after_reply or c.closed:
                     # Blocked (the rest waits), QUIT, or killed: stop here.
                     if c.deferred is not None:
-                        c.deferred.extend(rest)
+                        c.deferred.extend(reqs[i:])
                     break
                 fast = self._fast_table(c)  # the command may have changed the client's state
                 t_prev = clock()
@@ -344,6 +369,22 @@ class Server(Admission):
         for t in targets:
             if repl_only and not t.replication:
                 continue
+            if t.db != dbid:
+                t.feed(resp.encode_command([b"SELECT", b"%d" % dbid]))
+                t.db = dbid
+            t.feed(data)
+
+    def propagate_run(self, dbid, argvs):
+        """propagate() for a run of writes (Server.run_batch's command runs):
+        one encoding and one feed per consumer for all of them."""
+        targets = self.propagation_targets
+        if not targets or self.exec_pending_multi:
+            for argv in argvs:
+                self.propagate(dbid, argv)
+            return
+        self.dirty += len(argvs)
+        data = b"".join(map(resp.encode_command, argvs))
+        for t in targets:
             if t.db != dbid:
                 t.feed(resp.encode_command([b"SELECT", b"%d" % dbid]))
                 t.db = dbid

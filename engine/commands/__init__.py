@@ -24,7 +24,7 @@ class Command:
     __slots__ = ("name", "handler", "arity", "flags", "first_key", "last_key", "step",
                  "group", "summary", "since", "complexity", "subcommands", "parent",
                  "acl_categories", "calls", "usec", "rejected_calls", "failed_calls",
-                 "is_write", "fullname", "doc_args")
+                 "is_write", "fullname", "doc_args", "runner")
 
     def __init__(self, name, handler, arity, flags, keys, group, summary, since, complexity,
                  acl_categories, parent=None, doc_args=None):
@@ -47,6 +47,7 @@ class Command:
         self.usec = 0
         self.rejected_calls = 0
         self.failed_calls = 0
+        self.runner = None  # a loop over a run of this command's plain requests (see `runner`)
 
     def arity_ok(self, argc):
         a = self.arity
@@ -106,6 +107,20 @@ def command(name, arity, flags="", keys=(0, 0, 0), group="generic", summary="", 
         lname = name.lower().encode()
         TABLE[lname] = Command(lname, fn, arity, flags, keys, group, summary, since, complexity,
                                _categories(flags, group, acl), doc_args=args)
+        return fn
+
+    return deco
+
+
+def runner(name):
+    """Register fn(c, reqs, i) -> j as the run loop of command `name`: it runs
+    reqs[i:j], consecutive requests of that command with its plain arguments,
+    in one tight loop, and stops at the first it leaves to the handler
+    (another command, options, a case the handler must see). Server.run_batch
+    calls it for pipelines; it must do exactly what the handler would."""
+
+    def deco(fn):
+        TABLE[name.lower().encode()].runner = fn
         return fn
 
     return deco
