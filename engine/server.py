@@ -378,11 +378,13 @@ class Server(Admission):
         """propagate() for a run of writes (Server.run_batch's command runs):
         one encoding and one feed per consumer for all of them."""
         targets = self.propagation_targets
-        if not targets or self.exec_pending_multi:
+        if self.exec_pending_multi:  # inside EXEC: the first write opens MULTI
             for argv in argvs:
                 self.propagate(dbid, argv)
             return
         self.dirty += len(argvs)
+        if not targets:
+            return
         data = b"".join(map(resp.encode_command, argvs))
         for t in targets:
             if t.db != dbid:
