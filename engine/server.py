@@ -157,7 +157,7 @@ class Server(Admission):
         # A float clock: cheaper than perf_counter_ns's big ints on this path.
         clock = time.perf_counter
         slow_s = self.slowlog_threshold_s
-        runs = slow_s >= RUN_MIN_SLOWLOG_S
+        runs = slow_s >= RUN_MIN_SLOWLOG_S and len(reqs) > 1  # one request: its handler is cheaper
         ready_keys = self.ready_keys
         # Statistics of a run of the same fast command (a pipeline of SETs)
         # are added up here and credited when the command changes, before
