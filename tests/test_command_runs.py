@@ -51,6 +51,10 @@ def _mixed_requests():
     reqs += [("RPUSH", "list2", "a"), ("GET", "list2"), ("GET", "k4"), ("GET", "k5", "extra"), ("GET", "k6")]
     reqs += [("SET", "e", "1"), ("PEXPIRE", "e", "1"), ("SET", "k7", "after")]
     reqs += [("SET", "k8", "v", "NX"), ("SET", "k8", "w"), ("INCR", "k9"), ("SET", "k10", "v"), ("GET", "k10")]
+    # A transaction and another database in the middle of runs: queued, not run.
+    reqs += [("SET", "t1", "a"), ("MULTI",), ("SET", "t1", "b"), ("GET", "t1"), ("SET", "t2", "c"), ("EXEC",)]
+    reqs += [("GET", "t1"), ("SELECT", "2"), ("GET", "t1"), ("SET", "t1", "db2"), ("GET", "t1"), ("SELECT", "0")]
+    reqs += [("GET", "t1"), ("GET", "t2")]
     return reqs
 
 
