@@ -1,5 +1,5 @@
 """Command runs (Server.run_batch with the GET/SET runners of
-engine/commands/strings.py): a pipeline's consecutive plain GETs or SETs
+engine/commands/string_runs.py): a pipeline's consecutive plain GETs or SETs
 run in one loop. Whatever a run meets (misses, TTLs, wrong types, big
 values, other commands, either case of the name) must come out exactly as
 redis-server answers it, with the same statistics, and reach WATCH, the AOF
@@ -9,7 +9,6 @@ import socket
 import time
 
 import pytest
-
 from rawresp import RawConn, parse, reply_end
 
 

@@ -177,7 +177,7 @@ def subcommand_syntax_error(argv):
                       % (argv[1][:128], argv[0].upper()))
 
 
-_MODULES = ("keys", "strings", "counters", "expire", "connection", "server_cmds", "introspection",
+_MODULES = ("keys", "strings", "string_runs", "counters", "expire", "connection", "server_cmds", "introspection",
             "client_cmds", "debug", "pubsub", "transactions", "blocking", "persistence",
             "lists", "hashes", "sets", "zsets", "replication_cmds")
 

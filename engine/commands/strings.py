@@ -10,7 +10,7 @@ SETRANGE, INCRBYFLOAT results) get a hint in `db.enc`.
 from .. import resp
 from ..resp import BULK_FRAMES
 from ..util import INT64_MAX, parse_int
-from . import command, runner
+from . import command
 
 WRONGTYPE = b"WRONGTYPE Operation against a key holding the wrong kind of value"
 NOT_INT = b"ERR value is not an integer or out of range"
@@ -28,6 +28,7 @@ def _null(c):
 @command("get", 2, "readonly fast", keys=(1, 1, 1), group="string",
          summary="Returns the string value of a key.")
 def get(c, argv):
+    # Pipelined GETs mostly run in string_runs.get_run: keep the two in step.
     db = c.db
     key = argv[1]
     v = db.data.get(key)
@@ -49,42 +50,6 @@ def get(c, argv):
     if n < 4096:
         return v.join(BULK_FRAMES[n])
     return b"$%d\r\n%s\r\n" % (n, v)
-
-
-@runner("get")
-def get_run(c, reqs, i):
-    """A pipeline's consecutive `GET key` from reqs[i], as `get` answers them.
-    Strings under 4 KiB are answered here; misses and keys with a TTL go to
-    `get` (O(1) too); a big value, a wrong type or another command ends the
-    run. Nothing runs here under LFU. Keep in step with `get`."""
-    srv = c.server
-    if srv.lfu_on:
-        return i
-    db = c.db
-    data, expires, atime, lru = db.data, db.expires, db.atime, srv.lru_clock
-    name = reqs[i][0]
-    append = c.wbuf.append
-    j, n = i, len(reqs)
-    hits = 0
-    while j < n:
-        argv = reqs[j]
-        if len(argv) != 2 or argv[0] != name:
-            break
-        key = argv[1]
-        v = data.get(key)
-        if v is None:
-            append(get(c, argv))  # a miss: counted (and notified) there
-        elif v.__class__ is not bytes or len(v) >= 4096:
-            break
-        elif expires and key in expires:
-            append(get(c, argv))  # may expire it first
-        else:
-            atime[key] = lru
-            append(v.join(BULK_FRAMES[len(v)]))
-            hits += 1
-        j += 1
-    srv.stats.keyspace_hits += hits
-    return j
 
 
 # Option flags of SET / GETEX (parseExtendedStringArgumentsOrReply).
@@ -148,7 +113,7 @@ def set_(c, argv):
     db = c.db
     key = argv[1]
     srv = c.server
-    if len(argv) == 3:  # the common case, kept flat
+    if len(argv) == 3:  # the common case, kept flat (pipelined: string_runs.set_run, keep in step)
         if db.expires:
             when = db.expires.get(key)
             if when is not None:
@@ -184,44 +149,6 @@ def set_(c, argv):
         if when.__class__ is bytes:
             return when
     return _set_generic(c, key, argv[2], flags, when, resp.OK, None)
-
-
-@runner("set")
-def set_run(c, reqs, i):
-    """A pipeline's consecutive `SET key value` (no options) from reqs[i], as
-    `set_` does them, for keys without a TTL whose old value (if any) is a
-    string; stops at the first other request for `set_` itself, and runs
-    none while keyspace notifications or LFU are on. The run reaches the AOF
-    and replicas as one write. Keep in step with `set_`."""
-    srv = c.server
-    if srv.notify_hook is not None or srv.lfu_on:
-        return i
-    db = c.db
-    data, expires, atime, lru = db.data, db.expires, db.atime, srv.lru_clock
-    enc, custom = db.enc, db.custom_keys
-    name = reqs[i][0]
-    j, n = i, len(reqs)
-    while j < n:
-        argv = reqs[j]
-        if len(argv) != 3 or argv[0] != name:
-            break
-        key = argv[1]
-        if custom and key in custom:
-            break  # freeing a big collection is not O(1): set_ runs it, timed alone
-        if expires and key in expires:
-            break  # set_ expires or clears the TTL
-        data[key] = argv[2]
-        atime[key] = lru
-        if enc:
-            enc.pop(key, None)
-        j += 1
-    if j > i:
-        if db.watched:
-            for k in range(i, j):
-                srv.signal_modified_key(db, reqs[k][1])
-        srv.propagate_run(db.id, reqs[i:j])
-        c.wbuf.append(resp.OK * (j - i))
-    return j
 
 
 def _set_generic(c, key, value, flags, when, ok_reply, abort_reply):

@@ -1,0 +1,83 @@
+"""Command runs for strings: the loops Server.run_batch hands a pipeline's
+consecutive plain `GET key` / `SET key value` requests to (see
+commands.runner). Each must do exactly what its handler in strings.py does
+for the requests it takes, and hand back the rest; keep them in step."""
+
+from .. import resp
+from ..resp import BULK_FRAMES
+from . import runner
+from .strings import get
+
+
+@runner("get")
+def get_run(c, reqs, i):
+    """A pipeline's consecutive `GET key` from reqs[i], as `get` answers them.
+    Strings under 4 KiB are answered here; misses and keys with a TTL go to
+    `get` (O(1) too); a big value, a wrong type or another command ends the
+    run. Nothing runs here under LFU. Keep in step with `get`."""
+    srv = c.server
+    if srv.lfu_on:
+        return i
+    db = c.db
+    data, expires, atime, lru = db.data, db.expires, db.atime, srv.lru_clock
+    name = reqs[i][0]
+    append = c.wbuf.append
+    j, n = i, len(reqs)
+    hits = 0
+    while j < n:
+        argv = reqs[j]
+        if len(argv) != 2 or argv[0] != name:
+            break
+        key = argv[1]
+        v = data.get(key)
+        if v is None:
+            append(get(c, argv))  # a miss: counted (and notified) there
+        elif v.__class__ is not bytes or len(v) >= 4096:
+            break
+        elif expires and key in expires:
+            append(get(c, argv))  # may expire it first
+        else:
+            atime[key] = lru
+            append(v.join(BULK_FRAMES[len(v)]))
+            hits += 1
+        j += 1
+    srv.stats.keyspace_hits += hits
+    return j
+
+
+@runner("set")
+def set_run(c, reqs, i):
+    """A pipeline's consecutive `SET key value` (no options) from reqs[i], as
+    `set_` does them, for keys without a TTL whose old value (if any) is a
+    string; stops at the first other request for `set_` itself, and runs
+    none while keyspace notifications or LFU are on. The run reaches the AOF
+    and replicas as one write. Keep in step with `set_`."""
+    srv = c.server
+    if srv.notify_hook is not None or srv.lfu_on:
+        return i
+    db = c.db
+    data, expires, atime, lru = db.data, db.expires, db.atime, srv.lru_clock
+    enc, custom = db.enc, db.custom_keys
+    name = reqs[i][0]
+    j, n = i, len(reqs)
+    while j < n:
+        argv = reqs[j]
+        if len(argv) != 3 or argv[0] != name:
+            break
+        key = argv[1]
+        if custom and key in custom:
+            break  # freeing a big collection is not O(1): set_ runs it, timed alone
+        if expires and key in expires:
+            break  # set_ expires or clears the TTL
+        data[key] = argv[2]
+        atime[key] = lru
+        if enc:
+            enc.pop(key, None)
+        j += 1
+    if j > i:
+        if db.watched:
+            for k in range(i, j):
+                srv.signal_modified_key(db, reqs[k][1])
+        srv.propagate_run(db.id, reqs[i:j])
+        c.wbuf.append(resp.OK * (j - i))
+    return j
