@@ -91,9 +91,9 @@ class RequestParser:
                 return self._handover(data)
             # hiredis accepts replies that are not requests (integers, nested
             # arrays, nulls): those go to the exact path, which rejects them
-            # with Redis's words. The checks run in C: list.__len__ rejects
-            # anything but an array at the top (a RESP3 map too, which len()
-            # and join would take), b"".join anything but bytes inside one.
+            # with Redis's words. The checks run in C: only arrays at the top
+            # (list.__len__, or counting types, rejects a RESP3 map too, which
+            # join would take), b"".join rejects anything but bytes inside one.
             #
             # hiredis does not say whether it stopped between two requests or
             # inside one (it consumes a partial's type byte and headers). One
@@ -109,7 +109,8 @@ class RequestParser:
                     if data[-1] == 10 and data[-2] == 13 and data.count(b"\r\n") == crlf:
                         return out
                 else:
-                    _consume(map(list.__len__, out))
+                    if list(map(type, out)).count(list) != len(out):
+                        return self._handover(data)
                     _consume(map(_join, out))
             except TypeError:
                 return self._handover(data)

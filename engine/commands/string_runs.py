@@ -3,6 +3,8 @@ consecutive plain `GET key` / `SET key value` requests to (see
 commands.runner). Each must do exactly what its handler in strings.py does
 for the requests it takes, and hand back the rest; keep them in step."""
 
+from itertools import islice
+
 from .. import resp
 from ..resp import BULK_FRAMES
 from . import runner
@@ -22,26 +24,27 @@ def get_run(c, reqs, i):
     data, expires, atime, lru = db.data, db.expires, db.atime, srv.lru_clock
     name = reqs[i][0]
     append = c.wbuf.append
-    j, n = i, len(reqs)
-    hits = 0
-    while j < n:
-        argv = reqs[j]
+    j = i
+    to_handler = 0
+    for argv in islice(reqs, i, None):
         if len(argv) != 2 or argv[0] != name:
             break
         key = argv[1]
         v = data.get(key)
-        if v is None:
+        if v.__class__ is bytes and (m := len(v)) < 4096:
+            if expires and key in expires:
+                append(get(c, argv))  # may expire it first
+                to_handler += 1
+            else:
+                atime[key] = lru
+                append(v.join(BULK_FRAMES[m]))
+        elif v is None:
             append(get(c, argv))  # a miss: counted (and notified) there
-        elif v.__class__ is not bytes or len(v) >= 4096:
-            break
-        elif expires and key in expires:
-            append(get(c, argv))  # may expire it first
+            to_handler += 1
         else:
-            atime[key] = lru
-            append(v.join(BULK_FRAMES[len(v)]))
-            hits += 1
+            break  # a big value or another type
         j += 1
-    srv.stats.keyspace_hits += hits
+    srv.stats.keyspace_hits += j - i - to_handler
     return j
 
 
@@ -59,9 +62,8 @@ def set_run(c, reqs, i):
     data, expires, atime, lru = db.data, db.expires, db.atime, srv.lru_clock
     enc, custom = db.enc, db.custom_keys
     name = reqs[i][0]
-    j, n = i, len(reqs)
-    while j < n:
-        argv = reqs[j]
+    j = i
+    for argv in islice(reqs, i, None):
         if len(argv) != 3 or argv[0] != name:
             break
         key = argv[1]
