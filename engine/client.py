@@ -9,6 +9,13 @@ from .protocol import RequestParser
 
 _ids = itertools.count(1)
 
+# A client's reads start at 16 KiB, as Redis's PROTO_IOBUF_LEN: recv(n)
+# allocates n bytes and shrinks them to what came, which at 64 KiB costs
+# ~0.5 us a read. A client whose read fills the buffer (a big pipeline or
+# value) reads 64 KiB from then on.
+READ_SIZE = 16 * 1024
+READ_SIZE_BIG = 64 * 1024
+
 # Client flags as CLIENT LIST prints them.
 FLAG_MULTI = "x"
 FLAG_BLOCKED = "b"
@@ -30,7 +37,7 @@ class Client:
         "deferred", "blocked", "reply_mode", "skip_next_reply", "multi_queue", "multi_error",
         "watched_keys", "subscriptions", "psubscriptions", "is_monitor", "no_evict",
         "tot_net_in", "tot_net_out", "tot_cmds", "obl_soft_since", "kind", "unix",
-        "in_write_list", "gated", "woff",
+        "in_write_list", "gated", "woff", "read_size",
     )
 
     def __init__(self, server, sock, addr, laddr, unix=False):
@@ -56,6 +63,7 @@ class Client:
         self.wbuf_bytes = 0
         self.wpending = None  # bytes left over from a partial send
         self.in_write_list = False
+        self.read_size = READ_SIZE  # bytes per recv (see READ_SIZE)
         self.woff = 0  # the replication offset after this client's last write (WAIT waits for it)
         self.close_after_reply = False
         self.closed = False

@@ -20,11 +20,10 @@ import socket
 import time
 
 from . import logsetup
-from .client import Client
+from .client import READ_SIZE, READ_SIZE_BIG, Client
 
 EPOLLIN, EPOLLOUT = select.EPOLLIN, select.EPOLLOUT
 EPOLLERR, EPOLLHUP = select.EPOLLERR, select.EPOLLHUP
-READ_SIZE = 64 * 1024
 MAX_ACCEPTS_PER_CALL = 1000
 
 
@@ -249,7 +248,7 @@ class EventLoop:
 
     def handle_read(self, c):
         try:
-            data = c.recv(READ_SIZE)
+            data = c.recv(c.read_size)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as e:
@@ -257,6 +256,8 @@ class EventLoop:
             self.server.free_client(c)
             return
         if data:
+            if len(data) == READ_SIZE:
+                c.read_size = READ_SIZE_BIG
             self.server.process_input(c, data)
             return
         logsetup.verbose("Client closed connection id=%d addr=%s", c.id, c.addr)
