@@ -325,7 +325,8 @@ NOTIFY_SCRIPT = [
     ("SETNX", "s", "1"), ("GETEX", "s", "EX", "50"), ("GETEX", "s", "PERSIST"), ("GETEX", "s", "PXAT", "1"),
     ("SET", "e", "v"), ("EXPIRE", "e", "100"), ("PERSIST", "e"), ("EXPIRE", "e", "-1"), ("SET", "r", "v"),
     ("RENAME", "r", "r2"), ("RENAMENX", "r2", "r3"), ("COPY", "r3", "r4"), ("MOVE", "r4", "1"),
-    ("DEL", "r3", "nokey"), ("UNLINK", "b"), ("SET", "x", "v", "PXAT", "1"), ("SET", "__end__", "1"),
+    ("DEL", "r3", "nokey"), ("UNLINK", "b"), ("SET", "x", "v", "PXAT", "1"), ("RPUSH", "sl", "2", "1"),
+    ("SORT", "sl", "STORE", "sd"), ("SORT", "nokey", "STORE", "sd"), ("SET", "__end__", "1"),
 ]
 
 

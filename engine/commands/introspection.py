@@ -281,7 +281,12 @@ def _set_key_flags(args, keys):
     return [(keys[0][0], ["OW", "update"])]
 
 
-_VARIABLE_FLAGS = {b"set": _set_key_flags}
+def _sort_key_flags(args, keys):
+    """sortGetKeys: the sorted key is read, a STORE destination overwritten."""
+    return [(keys[0][0], ["RO", "access"])] + [(i, ["OW", "update"]) for i, _ in keys[1:]]
+
+
+_VARIABLE_FLAGS = {b"set": _set_key_flags, b"sort": _sort_key_flags}
 
 
 @subcommand("command", "getkeys", -4, "loading stale",

@@ -254,6 +254,12 @@ def _strtod(b, strict):
     return v
 
 
+def strtod(b):
+    """strtod over all of `b` as SORT reads weights: leading blanks pass;
+    NaN, overflow and trailing bytes do not (None)."""
+    return _strtod(b, True)
+
+
 def parse_score(b):
     """A score, increment or weight argument (getDoubleFromObject): None if
     it is not a valid float."""
