@@ -38,22 +38,26 @@ from .serverproc import ServerProc, exit_on_sigterm, free_port, holdfast_command
 POLICIES = ("always", "everysec", "no")
 
 
-def _writer(port, prefix, stop, acked):
-    """SET prefix:<n> <n>, one at a time; append (key, ack time) per reply."""
+def _writer(port, prefix, stop, acked, pipeline=1):
+    """SET prefix:<n> <n>, `pipeline` at a time (one write; a pipeline of
+    plain SETs is one command run on the server); append (key, ack time)
+    for each reply as it arrives."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         f = s.makefile("rb")
         n = 0
         while not stop.is_set():
-            key = b"%s:%d" % (prefix, n)
-            s.sendall(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%d\r\n" % (len(key), key, len(b"%d" % n), n))
-            try:
-                line = f.readline()
-            except OSError:
-                return
-            if line != b"+OK\r\n":
-                return  # the server died mid-reply: that write was not acknowledged
-            acked.append((key, time.monotonic()))
-            n += 1
+            keys = [b"%s:%d" % (prefix, n + i) for i in range(pipeline)]
+            s.sendall(b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%d\r\n"
+                               % (len(key), key, len(b"%d" % (n + i)), n + i) for i, key in enumerate(keys)))
+            for key in keys:
+                try:
+                    line = f.readline()
+                except OSError:
+                    return
+                if line != b"+OK\r\n":
+                    return  # the server died mid-reply: that write was not acknowledged
+                acked.append((key, time.monotonic()))
+            n += pipeline
 
 
 def _command(port, *args):
@@ -76,7 +80,7 @@ def _missing(port, keys):
     return missing
 
 
-def one_round(policy, rnd, workdir, rng, writers=4, rewrite=False):
+def one_round(policy, rnd, workdir, rng, writers=4, rewrite=False, pipeline=1):
     d = os.path.join(workdir, "%s-%d" % (policy, rnd))
     os.makedirs(d)
     journal = os.path.join(d, "powerloss.journal")
@@ -90,7 +94,7 @@ def one_round(policy, rnd, workdir, rng, writers=4, rewrite=False):
         del os.environ[powerloss.ENV]
     stop = threading.Event()
     acked = [[] for _ in range(writers)]
-    threads = [threading.Thread(target=_writer, args=(port, b"w%d" % i, stop, acked[i]), daemon=True)
+    threads = [threading.Thread(target=_writer, args=(port, b"w%d" % i, stop, acked[i], pipeline), daemon=True)
                for i in range(writers)]
     for t in threads:
         t.start()
@@ -118,7 +122,7 @@ def one_round(policy, rnd, workdir, rng, writers=4, rewrite=False):
             "oldest_lost_s": oldest, "bytes_dropped": sum(dropped.values())}
 
 
-def run_rounds(policy, rounds, seed=1, writers=4, workdir=None, progress=None, keep=None):
+def run_rounds(policy, rounds, seed=1, writers=4, workdir=None, progress=None, keep=None, pipeline=1):
     """`rounds` crash rounds; with `keep` (a directory), the files and logs
     of a round of `always` that lost a write are copied there as evidence."""
     rng = random.Random(seed)
@@ -127,7 +131,7 @@ def run_rounds(policy, rounds, seed=1, writers=4, workdir=None, progress=None, k
     out = []
     try:
         for rnd in range(1, rounds + 1):
-            r = one_round(policy, rnd, workdir, rng, writers, rewrite=rnd % 3 == 0)
+            r = one_round(policy, rnd, workdir, rng, writers, rewrite=rnd % 3 == 0, pipeline=pipeline)
             if keep and r["lost"] and policy == "always":
                 dst = os.path.join(keep, "%s-%d" % (policy, rnd))
                 shutil.copytree(os.path.join(workdir, "%s-%d" % (policy, rnd)), dst, dirs_exist_ok=True)
@@ -146,10 +150,12 @@ def render_report(results, env, meta):
              "Run %s, commit `%s`:" % (meta["date"], env.get("git_commit")), "", "    " + meta["command"], "",
              "Machine: %s, %s CPUs, %s; Python %s." % (env.get("cpu_model"), env.get("cpu_count"), env.get("kernel"),
                                                        env.get("python")), "",
-             "Each round: %d writer threads SET unique keys one at a time and record every acknowledgement; at a"
+             "Each round: %d writer threads SET unique keys %s and record every acknowledgement; at a"
              " random moment (every third round during a BGREWRITEAOF) the server is killed, every incremental AOF"
              " file is cut back to what was fsynced plus a random torn part of the rest (aof/powerloss.py), the"
-             " server restarts on it and every acknowledged key is looked up." % meta["writers"], "",
+             " server restarts on it and every acknowledged key is looked up." % (
+                 meta["writers"], "one at a time" if meta.get("pipeline", 1) == 1
+                 else "%d at a time (one pipelined write each, a command run on the server)" % meta["pipeline"]), "",
              "| policy | rounds | acknowledged writes | lost | rounds with a loss | oldest lost write (s before the"
              " crash), max | bytes dropped per round, median | target |",
              "|---|---:|---:|---:|---:|---:|---:|---|"]
@@ -173,6 +179,7 @@ def parse_args(argv=None):
     ap.add_argument("--policies", default=",".join(POLICIES))
     ap.add_argument("--rounds", type=int, default=100)
     ap.add_argument("--writers", type=int, default=4)
+    ap.add_argument("--pipeline", type=int, default=1, help="SETs each writer sends at once")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=os.path.join("results", "durability"))
     ap.add_argument("--keep", metavar="DIR", help="copy the files of an always round that lost writes here")
@@ -184,11 +191,13 @@ def main(argv=None):
     opts = parse_args(argv)
     policies = [p for p in opts.policies.split(",") if p]
     meta = run_meta("bench.durability", argv, None, "writers")
-    meta.update({"rounds": opts.rounds, "writers": opts.writers, "policies": policies, "seed": opts.seed,
+    meta.update({"rounds": opts.rounds, "writers": opts.writers, "pipeline": opts.pipeline, "policies": policies,
+                 "seed": opts.seed,
                  "server_commands": {"holdfast": shlex.join(holdfast_command("PORT", ["--appendonly", "yes"]))}})
     results = []
     for policy in policies:
-        results += run_rounds(policy, opts.rounds, opts.seed, opts.writers, keep=opts.keep, progress=lambda r: print(
+        results += run_rounds(policy, opts.rounds, opts.seed, opts.writers, keep=opts.keep, pipeline=opts.pipeline,
+                              progress=lambda r: print(
             "  %-8s round %3d%s: %6d acked, %4d lost, oldest lost %.2f s" % (
                 r["policy"], r["round"], " (rewrite)" if r["rewrite"] else "", r["acked"], r["lost"],
                 r["oldest_lost_s"]), flush=True))

@@ -15,6 +15,14 @@ def test_always_loses_no_acknowledged_write(tmp_path):
     assert [r["lost"] for r in rounds] == [0] * 6
 
 
+def test_always_loses_no_acknowledged_write_of_a_pipeline(tmp_path):
+    """Pipelined SETs run as command runs (one AOF feed per run): the same
+    guarantee, acknowledged reply by reply."""
+    rounds = run_rounds("always", 4, seed=11, workdir=str(tmp_path), pipeline=16)
+    assert sum(r["acked"] for r in rounds) > 1000
+    assert [r["lost"] for r in rounds] == [0] * 4
+
+
 def test_everysec_loses_at_most_the_last_seconds(tmp_path):
     rounds = run_rounds("everysec", 3, seed=7, workdir=str(tmp_path))
     assert all(r["oldest_lost_s"] <= 2.5 for r in rounds), rounds
