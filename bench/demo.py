@@ -149,13 +149,9 @@ def replication(primary_port, cpu):
     rep = ServerProc("holdfast-replica", argv, port, cwd=ROOT, logpath=os.path.join(DEMO_DIR, "replica.log"),
                      cpu=cpu).start()
     t0 = time.monotonic()
-    while True:
-        r, p = _info(port, "replication"), _info(primary_port, "replication")
-        if r.get("master_link_status") == "up" and r["slave_repl_offset"] == p["master_repl_offset"]:
-            break
-        if time.monotonic() - t0 > 300:
-            raise RuntimeError("the replica did not finish its full sync in 300 s")
-        time.sleep(0.05)
+    r = _caught_up(primary_port, port, 300)
+    if r is None:
+        raise RuntimeError("the replica did not finish its full sync in 300 s")
     sync_s = time.monotonic() - t0
     pairs = []
     for i in range(1000):
@@ -180,6 +176,19 @@ def replication(primary_port, cpu):
     return lines, rep
 
 
+def _caught_up(primary_port, replica_port, timeout):
+    """Wait until the replica's link is up and it has the primary's whole
+    stream; its INFO replication, or None after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r, p = _info(replica_port, "replication"), _info(primary_port, "replication")
+        if r.get("master_link_status") == "up" and r["slave_repl_offset"] == p["master_repl_offset"]:
+            return r
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.05)
+
+
 def sweep_step(primary_port, replica_port):
     """A short `holdfast-bench sweep` against the running primary (its replica
     attached), then a check that the replica holds what the sweep wrote."""
@@ -193,12 +202,7 @@ def sweep_step(primary_port, replica_port):
     sweep_main(args)
     with open(os.path.join(out, "results.json")) as f:
         samples = json.load(f)["samples"]
-    t0 = time.monotonic()
-    while True:
-        r, p = _info(replica_port, "replication"), _info(primary_port, "replication")
-        if r["slave_repl_offset"] == p["master_repl_offset"] or time.monotonic() - t0 > 60:
-            break
-        time.sleep(0.05)
+    _caught_up(primary_port, replica_port, 60)  # if not, the comparison below says so
     keys, cursor = [], "0"
     while True:  # every key the sweep wrote (`key:*`), compared value by value
         cursor, batch = query(primary_port, "SCAN", cursor, "MATCH", "key:*", "COUNT", "10000")

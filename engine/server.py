@@ -183,29 +183,22 @@ class Server(Admission):
                             run = cmd
                             run_n = 0
                             run_t0 = t_prev
-                        if runner is not None and runs:
-                            j = runner(c, reqs, i - 1)
-                            if j >= i:  # it ran reqs[i - 1:j]
-                                run_n += j - i + 1
-                                i = j
-                                t_prev = clock()
-                                if ready_keys:
-                                    self.blocking.handle_ready()
-                                    t = clock()
-                                    run_t0 += t - t_prev
-                                    t_prev = t
-                                continue
-                        reply = handler(c, argv)
-                        t = clock()
-                        run_n += 1
-                        if reply is not None:
-                            wbuf.append(reply)
-                            if reply[0] == 45:  # '-'
-                                cmd.failed_calls += 1
-                                self.stats.count_error(reply)
-                        if t - t_prev >= slow_s:
-                            self.slowlog.add(c, argv, int((t - t_prev) * 1e6), self.config["slowlog-max-len"])
-                        t_prev = t
+                        if runner is not None and runs and (j := runner(c, reqs, i - 1)) >= i:
+                            run_n += j - i + 1  # it ran reqs[i - 1:j], timed as one
+                            i = j
+                            t_prev = clock()
+                        else:
+                            reply = handler(c, argv)
+                            t = clock()
+                            run_n += 1
+                            if reply is not None:
+                                wbuf.append(reply)
+                                if reply[0] == 45:  # '-'
+                                    cmd.failed_calls += 1
+                                    self.stats.count_error(reply)
+                            if t - t_prev >= slow_s:
+                                self.slowlog.add(c, argv, int((t - t_prev) * 1e6), self.config["slowlog-max-len"])
+                            t_prev = t
                         if ready_keys:
                             # This command fed keys that blocked clients wait on:
                             # serve them now, before this client's next command.
@@ -354,41 +347,31 @@ class Server(Admission):
     def propagate(self, dbid, argv, repl_only=False):
         """Send a write, already rewritten to be deterministic, to every
         consumer of the write stream: the AOF, the replication backlog, the
-        test sink. Each stream gets a SELECT when its database changes.
-        Inside EXEC the first write opens the stream's MULTI (closed by EXEC).
-        `repl_only` writes (PUBLISH) skip the AOF, as in Redis."""
+        test sink. `repl_only` writes (PUBLISH) skip the AOF, as in Redis."""
         if not repl_only:
             self.dirty += 1
-        targets = self.propagation_targets
-        if not targets:
-            return
+        if self.propagation_targets:
+            self._feed_stream(dbid, resp.encode_command(argv), repl_only)
+
+    def propagate_run(self, dbid, argvs):
+        """propagate() for a run of writes (Server.run_batch's command runs):
+        one encoding and one feed per consumer for all of them."""
+        self.dirty += len(argvs)
+        if self.propagation_targets:
+            self._feed_stream(dbid, b"".join(map(resp.encode_command, argvs)))
+
+    def _feed_stream(self, dbid, data, repl_only=False):
+        """Feed encoded writes to each consumer. Each stream gets a SELECT
+        when its database changes; inside EXEC the first write opens the
+        stream's MULTI (closed by EXEC)."""
         if self.exec_pending_multi:
             self.exec_pending_multi = False
             self.exec_multi_emitted = True
             self.propagate(dbid, [b"MULTI"])
             self.dirty -= 1
-        data = resp.encode_command(argv)
-        for t in targets:
+        for t in self.propagation_targets:
             if repl_only and not t.replication:
                 continue
-            if t.db != dbid:
-                t.feed(resp.encode_command([b"SELECT", b"%d" % dbid]))
-                t.db = dbid
-            t.feed(data)
-
-    def propagate_run(self, dbid, argvs):
-        """propagate() for a run of writes (Server.run_batch's command runs):
-        one encoding and one feed per consumer for all of them."""
-        targets = self.propagation_targets
-        if self.exec_pending_multi:  # inside EXEC: the first write opens MULTI
-            for argv in argvs:
-                self.propagate(dbid, argv)
-            return
-        self.dirty += len(argvs)
-        if not targets:
-            return
-        data = b"".join(map(resp.encode_command, argvs))
-        for t in targets:
             if t.db != dbid:
                 t.feed(resp.encode_command([b"SELECT", b"%d" % dbid]))
                 t.db = dbid

@@ -20,6 +20,8 @@ WRONGTYPE_ERR = resp.error(b"WRONGTYPE Operation against a key holding the wrong
 SYNTAX_ERR = resp.error(b"ERR syntax error")
 NOT_INT_ERR = resp.error(b"ERR value is not an integer or out of range")
 NOT_DOUBLE_ERR = resp.error(b"ERR One or more scores can't be converted into double")
+COMPLEXITY = ("O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of "
+              "returned elements. When the elements are not sorted, complexity is O(N).")
 
 
 def _by_pattern(srv, db, pattern, subst):
@@ -177,16 +179,14 @@ def _sort_keys(args):
 
 @command("sort", -2, "write denyoom", keys=(1, 1, 1), group="generic", since="1.0.0",
          summary="Sort the elements in a list, set or sorted set, optionally storing the result.",
-         complexity="O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number "
-                    "of returned elements. When the elements are not sorted, complexity is O(N).")
+         complexity=COMPLEXITY)
 def sort(c, argv):
     return _sort(c, argv, False)
 
 
 @command("sort_ro", -2, "readonly", keys=(1, 1, 1), group="generic", since="7.0.0",
          summary="Sort the elements in a list, set or sorted set. Read-only variant of SORT.",
-         complexity="O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number "
-                    "of returned elements. When the elements are not sorted, complexity is O(N).")
+         complexity=COMPLEXITY)
 def sort_ro(c, argv):
     return _sort(c, argv, True)
 
