@@ -5,9 +5,10 @@ makes it durable as `appendfsync` promises.
     propagate() -> feed(): the AOF buffer
     before_sleep -> flush(): one write of the whole buffer per event-loop
         iteration, before any reply of that iteration is sent; then
-        always:   fsync now, so no reply goes out for a write not on disk
-                  (one fsync covers every write of the iteration: group
-                  commit); a failed write or fsync is fatal, as in Redis;
+        always:   fdatasync in a thread (aof/groupsync.py) while the main
+                  thread runs the next group; no reply goes out before the
+                  sync that covers every write before it (group commit);
+                  a failed write or fsync is fatal, as in Redis;
         everysec: the fsync thread syncs about once a second; when it is
                   still busy, the write waits up to 2 s, then goes ahead and
                   counts aof_delayed_fsync;
@@ -33,6 +34,7 @@ from engine import logsetup
 
 from . import manifest as mf
 from . import powerloss
+from .groupsync import GroupSync
 from .rewrite import rewriter_of
 
 MISCONF = (b"MISCONF Errors writing to the AOF file: %s")
@@ -67,6 +69,7 @@ class AppendOnly:
         self._fsync_wanted = threading.Event()
         self._fsync_thread = None
         self._stopping = False
+        self.groupsync = None  # appendfsync always: the fsync thread and the replies waiting for it
         server.info_providers.setdefault("persistence", []).append(self.info)
         self.rewriter = rewriter_of(server)
         self.rewrite_base_size = 0  # the AOF's size after the last rewrite (or load): auto-rewrite measures growth
@@ -95,6 +98,21 @@ class AppendOnly:
     def flush(self, force=False):
         """before_sleep: write the buffer, then fsync as the policy says
         (`force`: no postponing, at shutdown)."""
+        gs = self.groupsync
+        if gs is not None:
+            if gs.inflight:
+                if not force:
+                    return  # this iteration's writes and replies wait for the next group
+                gs.wait()
+            if gs.released and not force and self.srv.pending_writes:
+                # A group was released in this pass of the loop: give its
+                # clients one more pass to send their next requests, so they
+                # join the next group instead of waiting a whole fsync for
+                # the one after it (measured: 58k -> 66k SET/s, 50 clients).
+                gs.released = False
+                gs.paused = True
+                return
+            gs.paused = False
         if not self.buf or self.fd is None:
             return
         policy = self.config["appendfsync"]
@@ -141,15 +159,24 @@ class AppendOnly:
             self.last_write_ok = True
             self._update_write_block()
         if policy == "always":
+            if not force:
+                if gs is None:
+                    gs = self.groupsync = GroupSync(self.srv, _datasync)
+                    self.srv.reply_hold = gs
+                gs.start(self.fd, self.incr_name, self.current_size, self._synced)
+                return
             try:
                 _datasync(self.fd)
             except OSError as e:
                 _fatal("Can't persist AOF for fsync error when the AOF fsync policy is 'always': %s. Exiting..."
                        % e.strerror)
-            if self.journal is not None:
-                self.journal.synced(self.incr_name, self.current_size)
+            self._synced(self.incr_name, self.current_size)
         elif policy == "everysec":
             self._fsync_wanted.set()
+
+    def _synced(self, name, size):
+        if self.journal is not None:
+            self.journal.synced(name, size)
 
     def _timestamps_changed(self, _old, new):
         self.timestamps = new
@@ -320,6 +347,9 @@ class AppendOnly:
             logsetup.notice("Killing running AOF rewrite child: %d", srv.snapshots.child_pid)
             srv.snapshots.kill_child()
         self.on_shutdown(())
+        if self.groupsync is not None:
+            self.groupsync.close()
+            self.groupsync = srv.reply_hold = None
         srv.remove_propagation_target(self)
         for hooks, fn in ((srv.before_sleep_hooks, self.flush), (srv.shutdown_hooks, self.on_shutdown),
                           (srv.cron_hooks, self.cron)):
@@ -361,7 +391,8 @@ class AppendOnly:
             ("aof_base_size", self.base_size),
             ("aof_pending_rewrite", 0),
             ("aof_buffer_length", self.buf_bytes),
-            ("aof_pending_bio_fsync", 1 if self._fsync_lock.locked() else 0),
+            ("aof_pending_bio_fsync", 1 if self._fsync_lock.locked() or (self.groupsync and self.groupsync.inflight)
+             else 0),
             ("aof_delayed_fsync", self.delayed_fsync),
         ]
 

@@ -187,10 +187,7 @@ class EventLoop:
         srv.update_clock()
         if events:
             self._dispatch(events)
-        pw = srv.pending_writes
-        if pw:
-            srv.pending_writes = []
-            self.flush_pending(pw)
+        srv.flush_replies()
 
     def close_listeners_in_child(self):
         """In a fork child: drop the inherited listening sockets, so the port
@@ -305,6 +302,37 @@ class EventLoop:
         stats = self.server.stats
         stats.net_output_bytes += out_bytes
         stats.total_writes_processed += writes
+
+    def send_released(self, pairs):
+        """Send replies that waited for an fsync (aof/groupsync.py): each
+        (client, bytes) goes out now, behind whatever the client still has
+        waiting for EPOLLOUT."""
+        free = self.server.free_client
+        out_bytes = 0
+        for c, data in pairs:
+            if c.closed:
+                continue
+            if c.wpending is not None:
+                c.wpending = bytes(c.wpending) + data
+                continue
+            try:
+                n = c.send(data)
+            except (BlockingIOError, InterruptedError):
+                n = 0
+            except OSError as e:
+                logsetup.verbose("Error writing to client: %s", e.strerror)
+                free(c)
+                continue
+            out_bytes += n
+            c.tot_net_out += n
+            if n < len(data):
+                c.wpending = memoryview(data)[n:]
+                self.ep.modify(c.fd, EPOLLIN | EPOLLOUT)
+            elif c.close_after_reply and not c.wbuf:
+                free(c)
+        stats = self.server.stats
+        stats.net_output_bytes += out_bytes
+        stats.total_writes_processed += len(pairs)
 
     def handle_writable(self, c):
         data = c.wpending

@@ -39,6 +39,7 @@ class Server(Admission):
         self.keyspace = Keyspace(self, config["databases"])
         self.clients = {}  # fd -> Client
         self.pending_writes = []  # clients with queued replies this iteration
+        self.reply_hold = None  # aof/groupsync.py's GroupSync while appendfsync always pipelines its fsyncs
         self.stats = Stats()
         self.slowlog = SlowLog()
         self.monitors = []
@@ -486,8 +487,18 @@ class Server(Admission):
             blocking.check_timeouts(int(time.time() * 1000))
         for hook in self.before_sleep_hooks:
             hook()
+        self.flush_replies()
+
+    def flush_replies(self):
+        """Send every queued reply, unless an fsync they wait for is in flight
+        (`appendfsync always`, aof/groupsync.py): then they stay queued."""
         pw = self.pending_writes
         if pw:
+            hold = self.reply_hold
+            if hold is not None and (hold.inflight or hold.paused):
+                if hold.inflight:
+                    hold.hold()
+                return  # paused: they stay queued, and the loop polls without sleeping
             self.pending_writes = []
             self.loop.flush_pending(pw)
 

@@ -1,0 +1,143 @@
+"""`appendfsync always` with the fsync off the main thread: pipelined group
+commit.
+
+Redis syncs in its main thread: read, run, write the AOF, fdatasync, send
+the replies, and only then read again, so the disk's sync time and the
+loop's own work add up. Here one group of replies waits for its fdatasync
+in a thread while the main thread reads and runs the next group:
+
+    before_sleep, no sync in flight:  write the AOF buffer, start its
+        fdatasync in the thread, and take every queued reply (each client's
+        wbuf, joined) into the group that sync covers;
+    before_sleep, a sync in flight:   write nothing; queued replies stay
+        queued (they wait for the next sync, which covers their writes);
+    the sync is done (an eventfd in the loop's epoll): send that group's
+        replies, and hand the queued clients back to before_sleep, which
+        starts the next group.
+
+So no reply leaves before the fdatasync that covers every write it may
+depend on (a read answered after an unsynced write waits for the same
+sync), replies leave in order per client (groups complete in order and a
+client's later replies are queued behind its held ones), and a failed
+sync is fatal as in Redis.
+"""
+
+import os
+import select
+import threading
+
+from engine import logsetup
+
+
+class GroupSync:
+    """One fdatasync at a time in a thread, and the replies waiting for it."""
+
+    def __init__(self, server, datasync):
+        self.srv = server
+        self._datasync = datasync
+        self.inflight = False
+        self.released = False  # a group was released in this loop iteration
+        self.paused = False  # replies wait one pass of the loop before the next group starts
+        self.held = []  # clients whose queued replies wait for the sync after this one
+        self._group = []  # (client, reply bytes) released when the sync in flight is done
+        self._request = None  # (fd, name, size) for the thread
+        self._result = None  # OSError or None
+        self._go = threading.Semaphore(0)
+        self._done_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._stopping = False
+        server.loop.ep.register(self._done_fd, select.EPOLLIN)
+        server.other_fds[self._done_fd] = self._on_done
+        self._thread = threading.Thread(target=self._run, name="aof-groupsync", daemon=True)
+        self._thread.start()
+
+    # -- main thread -----------------------------------------------------------------------
+
+    def start(self, fd, name, size, on_synced):
+        """The AOF buffer up to `size` is written to `fd`: sync it in the
+        thread, and hold every queued reply until that is done."""
+        srv = self.srv
+        group = []
+        for c in srv.pending_writes:
+            c.in_write_list = False
+            if c.closed or not c.wbuf:
+                continue
+            wbuf = c.wbuf
+            group.append((c, wbuf[0] if len(wbuf) == 1 else b"".join(wbuf)))
+            c.wbuf = []
+            c.wbuf_bytes = 0
+        srv.pending_writes = []
+        self._group = group
+        self._on_synced = on_synced
+        self._request = (fd, name, size)
+        self.inflight = True
+        self._go.release()
+
+    def hold(self):
+        """A sync is in flight: this iteration's replies wait for the next."""
+        srv = self.srv
+        if srv.pending_writes:
+            self.held.extend(srv.pending_writes)  # they keep in_write_list: no duplicates
+            srv.pending_writes = []
+
+    def _on_done(self, _ev):
+        try:
+            os.eventfd_read(self._done_fd)
+        except BlockingIOError:
+            return
+        self._finish()
+
+    def _finish(self):
+        err, self._result = self._result, None
+        if err is not None:
+            logsetup.warning("Can't persist AOF for fsync error when the AOF fsync policy is 'always': %s. "
+                             "Exiting..." % err.strerror)
+            os._exit(1)
+        _fd, name, size = self._request
+        self._on_synced(name, size)
+        self.inflight = False
+        group, self._group = self._group, []
+        self.released = True
+        srv = self.srv
+        srv.loop.send_released(group)
+        if self.held:
+            srv.pending_writes.extend(self.held)  # before_sleep starts their group
+            self.held = []
+
+    def wait(self):
+        """Block until the sync in flight (if any) is done and its replies
+        are sent (a rewrite switching files, shutdown, a policy change)."""
+        if not self.inflight:
+            return
+        while True:
+            try:
+                os.eventfd_read(self._done_fd)
+                break
+            except BlockingIOError:
+                _wait_readable(self._done_fd)
+        self._finish()
+
+    def close(self):
+        self.wait()
+        self._stopping = True
+        self._go.release()
+        self.srv.other_fds.pop(self._done_fd, None)
+        self.srv.loop.unregister(self._done_fd)
+        os.close(self._done_fd)
+
+    # -- the sync thread -------------------------------------------------------------------
+
+    def _run(self):
+        while True:
+            self._go.acquire()
+            if self._stopping:
+                return
+            fd = self._request[0]
+            try:
+                self._datasync(fd)
+            except OSError as e:
+                self._result = e
+            os.eventfd_write(self._done_fd, 1)
+
+
+def _wait_readable(fd):
+    select.select([fd], [], [])
