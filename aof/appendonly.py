@@ -161,7 +161,7 @@ class AppendOnly:
         if policy == "always":
             if not force:
                 if gs is None:
-                    gs = self.groupsync = GroupSync(self.srv, _datasync)
+                    gs = self.groupsync = GroupSync(self.srv, _datasync, self.fd)
                     self.srv.reply_hold = gs
                 gs.start(self.fd, self.incr_name, self.current_size, self._synced)
                 return

@@ -8,6 +8,7 @@ would really vanish, is tests/test_durability.py's crash harness.)"""
 
 import threading
 
+import pytest
 import redis
 
 CLIENTS = 12
@@ -44,7 +45,13 @@ def _worker(port, n, errors, acked):
         r.close()
 
 
-def test_many_clients_keep_order_and_everything_acknowledged_survives(holdfast_factory):
+BACKENDS = {"kernel-aio": "is queued to the kernel (Linux AIO)", "thread": "runs in a thread"}
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_many_clients_keep_order_and_everything_acknowledged_survives(holdfast_factory, monkeypatch, backend):
+    if backend == "thread":
+        monkeypatch.setenv("HOLDFAST_AOF_SYNC", "thread")  # the fallback where Linux AIO is missing
     srv = holdfast_factory("--appendonly", "yes", "--appendfsync", "always")
     errors, acked = [], [0] * CLIENTS
     threads = [threading.Thread(target=_worker, args=(srv.port, n, errors, acked)) for n in range(CLIENTS)]
@@ -60,6 +67,7 @@ def test_many_clients_keep_order_and_everything_acknowledged_survives(holdfast_f
         t.join(120)
     assert not errors, errors
     assert sum(acked) == CLIENTS * sum(1 + rnd % 17 for rnd in range(ROUNDS))
+    assert "appendfsync always: each group's fdatasync " + BACKENDS[backend] in srv.log()
     srv.kill()
     srv.start()
     r = srv.client()

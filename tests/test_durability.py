@@ -4,11 +4,17 @@ is ever lost, also when the crash comes during a BGREWRITEAOF; under
 everysec only writes of about the last 2 seconds may be. The full run (100
 rounds per policy) is the benchmark's; these few rounds keep it honest."""
 
+import pytest
+
 from aof import powerloss
 from bench.durability import run_rounds
 
 
-def test_always_loses_no_acknowledged_write(tmp_path):
+@pytest.mark.parametrize("sync", ["kernel-aio", "thread"])
+def test_always_loses_no_acknowledged_write(tmp_path, monkeypatch, sync):
+    """Each of aof/groupsync.py's two ways to run the group's fdatasync."""
+    if sync == "thread":
+        monkeypatch.setenv("HOLDFAST_AOF_SYNC", "thread")
     rounds = run_rounds("always", 6, seed=7, workdir=str(tmp_path))
     assert sum(r["acked"] for r in rounds) > 1000
     assert any(r["rewrite"] for r in rounds)
