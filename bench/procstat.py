@@ -37,6 +37,41 @@ def cpu_seconds(pid):
         return parse_stat_cpu(f.read())
 
 
+def main_thread_cpu_seconds(pid):
+    """CPU time of process `pid`'s main thread alone (the thread whose id is
+    the pid): the thread that runs the keyspace in redis-server, valkey-server
+    and Holdfast, beside their I/O threads or worker processes."""
+    with open("/proc/%d/task/%d/stat" % (pid, pid)) as f:
+        return parse_stat_cpu(f.read())
+
+
+def tree_cpu_seconds(pid):
+    """CPU time of process `pid` (all threads) and of its live child
+    processes (Holdfast's I/O workers)."""
+    total = cpu_seconds(pid)
+    for child in child_pids(pid):
+        try:
+            total += cpu_seconds(child)
+        except OSError:  # it exited meanwhile
+            pass
+    return total
+
+
+def child_pids(pid):
+    out = []
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                out += [int(p) for p in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
 def parse_schedstat_ns(text):
     """Nanoseconds on CPU from the text of /proc/PID/task/TID/schedstat."""
     return int(text.split()[0])

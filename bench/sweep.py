@@ -159,13 +159,15 @@ def run_sweep(opts, targets, gen_name, gen_path, pins, workdir, on_sample, info)
                     ratio = workload.parse_test(test)
                     generator = gen_name if ratio is None else "built-in (%d processes)" % opts.procs
                     for rnd in range(1, opts.repeat + 1):
-                        cpu0 = procstat.cpu_seconds(srv.pid) if srv else None
+                        cpu0 = _cpu(srv)
                         fig = _load(*point, opts.requests)
-                        cpu = procstat.cpu_seconds(srv.pid) - cpu0 if srv else None
+                        cpu1 = _cpu(srv)
                         made = fig.pop("requests_made", opts.requests)
+                        per_req = {} if srv is None else {
+                            "cpu_us_per_req": (cpu1[0] - cpu0[0]) * 1e6 / made,
+                            "main_cpu_us_per_req": (cpu1[1] - cpu0[1]) * 1e6 / made}
                         on_sample(dict(fig, target=name, io_threads=n, test=test, clients=clients, pipeline=pipeline,
-                                       value_size=size, round=rnd, requests=made, generator=generator,
-                                       cpu_us_per_req=None if cpu is None else cpu * 1e6 / made))
+                                       value_size=size, round=rnd, requests=made, generator=generator, **per_req))
             finally:
                 if srv is not None:
                     srv.stop()
@@ -190,6 +192,13 @@ def parse_args(argv=None):
     ap.add_argument("--generator", choices=loadgen.GENERATORS, default=None)
     ap.add_argument("--out", default=os.path.join("results", "sweep"))
     return ap.parse_args(argv)
+
+
+def _cpu(srv):
+    """(all threads and worker processes, main thread alone) CPU seconds so far."""
+    if srv is None:
+        return None
+    return procstat.tree_cpu_seconds(srv.pid), procstat.main_thread_cpu_seconds(srv.pid)
 
 
 def main(argv=None):

@@ -14,8 +14,8 @@ from . import procstat
 from .serverproc import ROOT
 
 CSV_FIELDS = ("target", "io_threads", "test", "clients", "pipeline", "value_size", "round", "requests", "rps",
-              "avg_ms", "min_ms", "p50_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "cpu_us_per_req", "generator",
-              "errors")
+              "avg_ms", "min_ms", "p50_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "cpu_us_per_req",
+              "main_cpu_us_per_req", "generator", "errors")
 
 
 def write_all(out, meta, samples, info):
@@ -72,7 +72,7 @@ def summarise(samples):
                 rps = [r["rps"] for r in rows]
                 st = {"rps": statistics.median(rps), "rps_min": min(rps), "rps_max": max(rps), "rounds": len(rows),
                       "generator": rows[0].get("generator"), "errors": sum(r.get("errors") or 0 for r in rows)}
-                for k in ("p50_ms", "p99_ms", "p999_ms", "cpu_us_per_req"):
+                for k in ("p50_ms", "p99_ms", "p999_ms", "cpu_us_per_req", "main_cpu_us_per_req"):
                     vals = [r[k] for r in rows if r.get(k) is not None]
                     st[k] = statistics.median(vals) if vals else None
                 out[key][target][n] = st
@@ -141,9 +141,9 @@ def render_markdown(meta, env, groups, plots):
               "work per request, and extra I/O threads can add only what the server's CPUs allow." % (
                   "The server and all its I/O threads share CPU(s) %s." % cpus if cpus is not None else
                   "Nothing was pinned."), ""]
-    if "holdfast" in meta.get("targets", []):
-        lines += ["Holdfast accepts `io-threads` but serves every client from one thread today, so its rows "
-                  "show what the count costs or gains with nothing behind it.", ""]
+    lines += ["Server CPU counts every thread and, for Holdfast, its I/O worker processes (`io-threads` N runs "
+              "N-1 of them); the main thread's share is the work that cannot spread: where it falls as I/O "
+              "threads are added, a machine with cores to spare serves that much more.", ""]
     lines += ["Servers: `environment.json` holds each one's command line per I/O thread count and its full "
               "`CONFIG GET *`. Raw samples: `results.json`, `results.csv`.", ""]
     for key in sorted(groups):
@@ -157,16 +157,17 @@ def render_markdown(meta, env, groups, plots):
             lines += ["Made by: %s.%s" % (", ".join(sorted(gens)), " Verification errors: %d." % errors
                                           if test.startswith("mixed") else ""), ""]
         lines += ["| target | io-threads | requests/s median [min-max] | vs first | p50 ms | p99 ms | p99.9 ms | "
-                  "server CPU us/req |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+                  "server CPU us/req | main thread CPU us/req |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for target, per_io in groups[key].items():
             ns = sorted(per_io, key=_io_sort)
             base = per_io[ns[0]]["rps"]
             for n in ns:
                 st = per_io[n]
-                lines.append("| %s | %s | %s [%s-%s] | %.2f | %s | %s | %s | %s |" % (
+                lines.append("| %s | %s | %s [%s-%s] | %.2f | %s | %s | %s | %s | %s |" % (
                     target, n, "{:,.0f}".format(st["rps"]), "{:,.0f}".format(st["rps_min"]),
                     "{:,.0f}".format(st["rps_max"]), st["rps"] / base if base else 0.0, _f(st["p50_ms"]),
-                    _f(st["p99_ms"]), _f(st["p999_ms"]), _f(st["cpu_us_per_req"], "%.2f")))
+                    _f(st["p99_ms"]), _f(st["p999_ms"]), _f(st["cpu_us_per_req"], "%.2f"),
+                    _f(st.get("main_cpu_us_per_req"), "%.2f")))
         lines.append("")
     return "\n".join(lines)
 

@@ -37,7 +37,7 @@ class Client:
         "deferred", "blocked", "reply_mode", "skip_next_reply", "multi_queue", "multi_error",
         "watched_keys", "subscriptions", "psubscriptions", "is_monitor", "no_evict",
         "tot_net_in", "tot_net_out", "tot_cmds", "obl_soft_since", "kind", "unix",
-        "in_write_list", "gated", "woff", "read_size",
+        "in_write_list", "gated", "woff", "read_size", "io_link", "remote_out",
     )
 
     def __init__(self, server, sock, addr, laddr, unix=False):
@@ -64,6 +64,8 @@ class Client:
         self.wpending = None  # bytes left over from a partial send
         self.in_write_list = False
         self.read_size = READ_SIZE  # bytes per recv (see READ_SIZE)
+        self.io_link = None  # the I/O worker that owns the socket (engine/io_workers.py), if any
+        self.remote_out = 0  # reply bytes that worker still holds for this client
         self.woff = 0  # the replication offset after this client's last write (WAIT waits for it)
         self.close_after_reply = False
         self.closed = False
@@ -123,7 +125,7 @@ class Client:
         self.write(resp.error(msg))
 
     def output_bytes(self):
-        return self.wbuf_bytes + (len(self.wpending) if self.wpending else 0)
+        return self.wbuf_bytes + (len(self.wpending) if self.wpending else 0) + self.remote_out
 
     def flag_string(self):
         f = "".join(sorted(self.flags))

@@ -240,7 +240,10 @@ class EventLoop:
                 continue
             c = Client(srv, sock, addr, laddr, unix=is_unix)
             srv.clients[c.fd] = c
-            self.ep.register(c.fd, EPOLLIN)
+            if srv.io_workers is not None:
+                srv.io_workers.adopt(c)  # a worker process reads and writes it (engine/io_workers.py)
+            else:
+                self.ep.register(c.fd, EPOLLIN)
             logsetup.verbose("Accepted %s", addr)
 
     def handle_read(self, c):

@@ -128,7 +128,7 @@ def _server(srv):
         ("lru_clock", int(now) & ((1 << 24) - 1)),
         ("executable", os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else sys.executable),
         ("config_file", cfg.file or ""),
-        ("io_threads_active", 0),
+        ("io_threads_active", 1 if srv.io_workers is not None else 0),
     ]
 
 

@@ -39,6 +39,7 @@ class Server(Admission):
         self.keyspace = Keyspace(self, config["databases"])
         self.clients = {}  # fd -> Client
         self.pending_writes = []  # clients with queued replies this iteration
+        self.io_workers = None  # engine/io_workers.py's pool when io-threads > 1
         self.reply_hold = None  # aof/groupsync.py's GroupSync while appendfsync always pipelines its fsyncs
         self.stats = Stats()
         self.slowlog = SlowLog()
@@ -102,30 +103,44 @@ class Server(Admission):
         """Parse what a client sent and run every complete command."""
         if c.close_after_reply:
             return  # after QUIT or a protocol error nothing more is read
-        n = len(data)
+        parser = c.parser
+        self.process_requests(c, parser.parse(data), len(data))
+        if parser.error is not None:
+            err = parser.error
+            parser.error = None
+            self.protocol_error(c, err)
+        elif parser.pending and parser.pending_bytes() > self.config["client-query-buffer-limit"]:
+            self.query_buffer_overflow(c, bytes(parser.pending[:64]))
+
+    def process_requests(self, c, reqs, n):
+        """Run the requests parsed from `n` bytes a client sent (here, or by
+        its I/O worker: engine/io_workers.py)."""
+        if c.close_after_reply:
+            return
         c.tot_net_in += n
         st = self.stats
         st.net_input_bytes += n
         st.total_reads_processed += 1
         c.last_interaction = self.now_ms
-        parser = c.parser
-        reqs = parser.parse(data)
         if reqs:
             if c.deferred is not None:
                 c.deferred.extend(reqs)
             else:
                 self.run_batch(c, reqs)
-        if parser.error is not None:
-            err = parser.error
-            parser.error = None
-            logsetup.verbose("Protocol error (%s) from client: id=%d addr=%s", err, c.id, c.addr)
-            c.write(resp.error("ERR Protocol error: %s" % err))
-            c.close_after_reply = True
-            c.deferred = None
-        elif parser.pending and parser.pending_bytes() > self.config["client-query-buffer-limit"]:
-            logsetup.warning("Closing client that reached max query buffer length: id=%d addr=%s "
-                             "(qbuf initial bytes: %r)", c.id, c.addr, bytes(parser.pending[:64]))
-            self.free_client(c)
+
+    def protocol_error(self, c, err):
+        """Answer a malformed request as Redis does, then close."""
+        if c.close_after_reply or c.closed:
+            return
+        logsetup.verbose("Protocol error (%s) from client: id=%d addr=%s", err, c.id, c.addr)
+        c.write(resp.error("ERR Protocol error: %s" % err))
+        c.close_after_reply = True
+        c.deferred = None
+
+    def query_buffer_overflow(self, c, head):
+        logsetup.warning("Closing client that reached max query buffer length: id=%d addr=%s "
+                         "(qbuf initial bytes: %r)", c.id, c.addr, head)
+        self.free_client(c)
 
     def resume_deferred(self, c):
         """Run requests a client sent while it was blocked, after it unblocks."""
@@ -498,15 +513,22 @@ class Server(Admission):
             if hold is not None and (hold.inflight or hold.paused):
                 if hold.inflight:
                     hold.hold()
-                return  # paused: they stay queued, and the loop polls without sleeping
-            self.pending_writes = []
-            self.loop.flush_pending(pw)
+                # paused: they stay queued, and the loop polls without sleeping
+            else:
+                self.pending_writes = []
+                self.loop.flush_pending(pw)
+        if self.io_workers is not None:
+            self.io_workers.flush()  # one frame per worker: the replies of this pass
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self):
         self.loop.listen()
         self.loop.install_signal_handlers()
+        if self.config["io-threads"] > 1:
+            from .io_workers import IoWorkers  # noqa: PLC0415 - only io-threads > 1 loads it
+
+            self.io_workers = IoWorkers(self, self.config["io-threads"] - 1)
         pidfile = self.config["pidfile"]
         if pidfile:
             with open(pidfile, "w") as f:
@@ -548,6 +570,8 @@ class Server(Admission):
                 pass
         for c in list(self.clients.values()):
             self.free_client(c)
+        if self.io_workers is not None:
+            self.io_workers.stop()
         self.loop.close_listeners()
         logsetup.warning("%s is now ready to exit, bye bye...", "Holdfast")
         return True

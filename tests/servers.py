@@ -118,7 +118,7 @@ class Holdfast(ServerProcess):
         cmd += ["--port", str(self.port), "--dir", self.workdir] + TEST_DEFAULTS
         if not any(a == "--save" for a in self.args):
             cmd += ["--save", ""]
-        return cmd + self.args + EXTRA_ARGS
+        return cmd + self.args + _extra_args_not_in(self.args)
 
     def start(self, wait=True, timeout=20):
         env_pp = os.environ.get("PYTHONPATH", "")
@@ -130,6 +130,16 @@ class Holdfast(ServerProcess):
                 os.environ["PYTHONPATH"] = env_pp
             else:
                 os.environ.pop("PYTHONPATH", None)
+
+
+def _extra_args_not_in(args):
+    """--holdfast-arg flags, except those a test sets itself (a test that
+    needs `io-threads 3` keeps it in the `io-threads 4` pass)."""
+    out = []
+    for name, value in zip(EXTRA_ARGS[::2], EXTRA_ARGS[1::2], strict=True):
+        if name not in args:
+            out += [name, value]
+    return out
 
 
 class RealRedis(ServerProcess):
