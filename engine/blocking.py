@@ -135,6 +135,11 @@ class Blocking:
         c.write(reply)
         self._unblocked.append(c)
 
+    def resume_later(self, c):
+        """Run what `c` pipelined from the next before-sleep (a client
+        released by something other than its keys: CLIENT UNPAUSE)."""
+        self._unblocked.append(c)
+
     def resume_unblocked(self):
         """Run the requests woken clients pipelined while blocked, in the
         order they were woken; serve keys those requests fill, and repeat."""

@@ -272,8 +272,8 @@ class Keyspace:
         when = db.expires.get(key)
         if when is None or when > self.server.now_ms:
             return False
-        if self.server.is_replica:
-            return True
+        if self.server.is_replica or self.server.pause.kind:
+            return True  # a replica waits for its primary's DEL; CLIENT PAUSE expires nothing
         self.delete_expired(db, key)
         return True
 
@@ -390,7 +390,7 @@ class Keyspace:
         """Sample keys with a TTL in each db and delete the expired ones, going
         on while more than ~10% of a sample was stale, within a time budget
         (ACTIVE_EXPIRE_CYCLE_SLOW in Redis)."""
-        if not self.active_expire_enabled or self.server.is_replica:
+        if not self.active_expire_enabled or self.server.is_replica or self.server.pause.kind:
             return
         effort = self.server.config["active-expire-effort"] - 1
         per_loop = 20 + 20 // 4 * effort

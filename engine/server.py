@@ -17,6 +17,7 @@ from .blocking import Blocking
 from .command_tables import command_tables
 from .eventloop import EventLoop
 from .keyspace import Keyspace
+from .pause import ClientPause
 from .pubsub import PubSub
 from .slowlog import SlowLog
 from .stats import Stats
@@ -78,6 +79,7 @@ class Server(Admission):
         self._build_command_table()
         self.pubsub = PubSub(self)
         self.blocking = Blocking(self)
+        self.pause = ClientPause(self)  # CLIENT PAUSE (engine/pause.py)
         config.on_change("loglevel", lambda _o, new: logsetup.set_level(new))
         self._set_slowlog_threshold()
         config.on_change("slowlog-log-slower-than", self._set_slowlog_threshold)
@@ -165,7 +167,7 @@ class Server(Admission):
         alone."""
         self.current_client = c  # whose writes these are (the replication offset for its WAIT)
         if (c.gated or self.monitors or self.write_block_reason is not None or self.loading or self.replica_read_only
-                or self.masterdown_reason is not None):
+                or self.masterdown_reason is not None or self.pause.kind):
             fast = self._fast_table(c)
         else:
             fast = self.fast_commands  # the usual case, without a call
@@ -274,7 +276,7 @@ class Server(Admission):
             c.write(resp.error("ERR internal error running '%s' (see the server log)" % name))
 
     def _fast_table(self, c):
-        if c.gated or self.monitors or self.loading or self.masterdown_reason is not None:
+        if c.gated or self.monitors or self.loading or self.masterdown_reason is not None or self.pause.kind:
             return _NO_FAST_COMMANDS
         if self.write_block_reason is not None or self.replica_read_only:
             return self.fast_read_only
@@ -312,6 +314,9 @@ class Server(Admission):
             self._reject(c, cmd, b"ERR wrong number of arguments for '%s' command" % cmd.name)
             return
         if cmd.subcommands and n > 1 and not self._subcommand_ok(c, cmd, argv):
+            return
+        if self.pause.kind and c.authenticated and self.pause.holds(c, cmd):
+            self.pause.postpone(c, argv)  # CLIENT PAUSE: this and what follows wait for its end
             return
         if c.gated and self._gate(c, cmd, argv):
             return

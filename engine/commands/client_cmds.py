@@ -1,11 +1,12 @@
-"""CLIENT (ID, SETNAME, GETNAME, SETINFO, LIST, INFO, KILL, REPLY, NO-EVICT,
-UNBLOCK, HELP) and RESET. Replies and error texts follow Redis 7.0 (SETINFO:
+"""CLIENT (ID, SETNAME, GETNAME, SETINFO, LIST, INFO, KILL, PAUSE, UNPAUSE, REPLY,
+NO-EVICT, UNBLOCK, HELP) and RESET. Replies and error texts follow Redis 7.0 (SETINFO:
 7.2)."""
 
 from time import time as _now
 
 from .. import resp
 from ..info import client_type
+from ..pause import PAUSE_ALL, PAUSE_WRITE
 from ..util import parse_int
 from . import command, container, subcommand, subcommand_syntax_error
 from .connection import validate_client_name
@@ -168,6 +169,37 @@ def client_kill(c, argv):
     if len(argv) == 3:
         return resp.OK if killed else resp.error(b"ERR No such client")
     return resp.integer(killed)
+
+
+@subcommand("client", "pause", -3, "admin noscript loading stale", summary="Stop processing commands from clients "
+            "for some time", since="3.0.0", complexity="O(1)")
+def client_pause(c, argv):
+    """CLIENT PAUSE timeout [WRITE|ALL] (engine/pause.py)."""
+    try:
+        timeout = int(argv[2])
+    except ValueError:
+        return resp.error(b"ERR timeout is not an integer or out of range")
+    if timeout < 0:
+        return resp.error(b"ERR timeout is negative")
+    kind = PAUSE_ALL
+    if len(argv) == 4:
+        mode = argv[3].lower()
+        if mode == b"write":
+            kind = PAUSE_WRITE
+        elif mode != b"all":
+            return resp.error(b"ERR CLIENT PAUSE mode must be WRITE or ALL")
+    elif len(argv) > 4:
+        return SYNTAX
+    srv = c.server
+    srv.pause.pause(kind, int(_now() * 1000) + timeout)
+    return resp.OK
+
+
+@subcommand("client", "unpause", 2, "admin noscript loading stale", summary="Resume processing of clients that "
+            "were paused", since="6.2.0", complexity="O(N) Where N is the number of paused clients")
+def client_unpause(c, argv):
+    c.server.pause.unpause()
+    return resp.OK
 
 
 @subcommand("client", "reply", 3, "noscript loading stale", summary="Instruct the server whether to reply to commands",
