@@ -15,6 +15,23 @@ _PUBSUB_RESP2_ALLOWED = {b"subscribe", b"ssubscribe", b"unsubscribe", b"sunsubsc
                          b"punsubscribe", b"ping", b"quit", b"reset"}
 
 
+# What a non-loopback connection gets while protected-mode is on and no
+# password is set: Redis 7.0's words (its typo too), refused at accept.
+PROTECTED_MODE_DENIED = (b"-DENIED Redis is running in protected mode because protected mode is enabled and no "
+                         b"password is set for the default user. In this mode connections are only accepted from "
+                         b"the loopback interface. If you want to connect from external computers to Redis you may "
+                         b"adopt one of the following solutions: 1) Just disable protected mode sending the command "
+                         b"'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the "
+                         b"same host the server is running, however MAKE SURE Redis is not publicly accessible from "
+                         b"internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively "
+                         b"you can just disable the protected mode by editing the Redis configuration file, and "
+                         b"setting the protected mode option to 'no', and then restarting the server. 3) If you "
+                         b"started the server manually just for testing, restart it with the '--protected-mode no' "
+                         b"option. 4) Setup a an authentication password for the default user. NOTE: You only need "
+                         b"to do one of the above things in order for the server to start accepting connections from "
+                         b"the outside.\r\n")
+
+
 class Admission:
     """Mixed into Server: it reads the server's state (stats, loading,
     write_block_reason, replica_read_only, masterdown_reason)."""

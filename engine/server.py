@@ -12,7 +12,7 @@ import os
 import time
 
 from . import logsetup, monitor, resp
-from .admission import Admission
+from .admission import PROTECTED_MODE_DENIED, Admission
 from .blocking import Blocking
 from .command_tables import command_tables
 from .eventloop import EventLoop
@@ -427,19 +427,7 @@ class Server(Admission):
             return b"-ERR max number of clients reached\r\n"
         if (self.config["protected-mode"] and not self.config["requirepass"] and not is_unix
                 and not _is_loopback(peer[0])):
-            return (b"-DENIED Redis is running in protected mode because protected mode is enabled and no "
-                    b"password is set for the default user. In this mode connections are only accepted from "
-                    b"the loopback interface. If you want to connect from external computers to Redis you may "
-                    b"adopt one of the following solutions: 1) Just disable protected mode sending the command "
-                    b"'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the "
-                    b"same host the server is running, however MAKE SURE Redis is not publicly accessible from "
-                    b"internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively "
-                    b"you can just disable the protected mode by editing the Redis configuration file, and "
-                    b"setting the protected mode option to 'no', and then restarting the server. 3) If you "
-                    b"started the server manually just for testing, restart it with the '--protected-mode no' "
-                    b"option. 4) Set up an authentication password for the default user. NOTE: You only need "
-                    b"to do one of the above things in order for the server to start accepting connections from "
-                    b"the outside.\r\n")
+            return PROTECTED_MODE_DENIED
         return None
 
     def free_client(self, c):
