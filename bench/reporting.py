@@ -26,6 +26,9 @@ def run_meta(module, argv, pins, client_label):
     """The metadata a report opens with; `module` is how the run was started
     (bench.quick), `client_label` names what ran on the second CPU."""
     return {
+        # The commit (and -dirty) the run starts from: commits made while it
+        # runs must not be stamped on figures measured before them.
+        "git_commit": procstat.git_commit(ROOT),
         "loadavg": list(os.getloadavg()),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": shlex.join([os.path.basename(sys.executable), "-m", module, *(argv or sys.argv[1:])]),
@@ -39,6 +42,7 @@ def write_outputs(out, results, meta, report_fn, redis_server=None, redis_benchm
     versions, with the run's command and pinning) and OUT/report.md
     (`report_fn(env)`); print the report."""
     env = procstat.environment(ROOT, redis_server, redis_benchmark)
+    env["git_commit"] = meta.get("git_commit", env.get("git_commit"))
     env["command_line"] = meta["command"]
     env["argv"] = sys.argv
     env["server_commands"] = meta["server_commands"]

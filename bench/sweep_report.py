@@ -21,6 +21,7 @@ CSV_FIELDS = ("target", "io_threads", "test", "clients", "pipeline", "value_size
 def write_all(out, meta, samples, info):
     os.makedirs(out, exist_ok=True)
     env = procstat.environment(ROOT, procstat.tool("redis-server"), procstat.tool("redis-benchmark"))
+    env["git_commit"] = meta.get("git_commit", env.get("git_commit"))
     env.update({"command_line": meta["command"], "argv": meta.get("argv"), "subcommand": meta.get("subcommand"),
                 "pinning": meta["pinning"], "date": meta["date"],
                 "servers": {name: {"commands": v["commands"], "config": v["config"]} for name, v in info.items()}})
