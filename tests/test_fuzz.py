@@ -18,6 +18,8 @@ a real dump.rdb; tests/test_protocol.py the hand-picked malformed requests.)
 
 import io
 import os
+import random
+import socket
 from collections import deque
 
 from hypothesis import HealthCheck, given, settings
@@ -204,3 +206,43 @@ def test_restore_payloads(payload):
         decode_payload(payload)
     except RDBError:
         pass
+
+
+# ---- a live server --------------------------------------------------------------------------------
+
+def test_a_live_server_survives_random_requests(holdfast_factory):
+    """Mutated pipelines over real connections (also run with io-threads 4
+    by make test): every connection ends in replies, an error or silence,
+    and the server, a client connected throughout and a new one are fine."""
+    srv = holdfast_factory()
+    bystander = srv.client()
+    bystander.set("still", "here")
+    rnd = random.Random(9)
+    seeds = [encode_command([b"SET", b"k", b"v"]) + encode_command([b"LPUSH", b"l", b"a", b"b"]),
+             encode_command([b"HSET", b"h", b"f", b"1"]) + b"GET k\r\n", encode_command([b"MULTI"]) +
+             encode_command([b"INCR", b"n"]) + encode_command([b"EXEC"]),
+             encode_command([b"SUBSCRIBE", b"c"]), encode_command([b"CLIENT", b"REPLY", b"OFF"]) + b"PING\r\n"]
+    for _ in range(120):
+        data = bytearray(rnd.choice(seeds) * rnd.randint(1, 3))
+        for _ in range(rnd.randint(1, 4)):
+            at = rnd.randrange(len(data))
+            op = rnd.randrange(4)
+            if op == 0:
+                data[at] = rnd.randrange(256)
+            elif op == 1:
+                data[at:at] = b"$" + rnd.choice(HUGE) + b"\r\n"
+            elif op == 2:
+                del data[at:at + rnd.randint(1, 8)]
+            else:
+                data[at:at] = bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 6)))
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=0.05)
+        try:
+            s.sendall(bytes(data))
+            while s.recv(65536):
+                pass
+        except OSError:  # timeout (a request still incomplete) or reset after a protocol error
+            pass
+        s.close()
+    assert bystander.get("still") == b"here"
+    assert srv.client().ping()
+    assert "Traceback" not in srv.log() and "Internal error" not in srv.log()
