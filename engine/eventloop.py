@@ -267,6 +267,7 @@ class EventLoop:
         """Write the queued replies of `clients` (before_sleep's list), one
         send() each; what the socket does not take waits for EPOLLOUT."""
         free = self.server.free_client
+        check_limit = self.server.output_limits.check
         out_bytes = 0
         writes = 0
         for c in clients:
@@ -280,6 +281,7 @@ class EventLoop:
                     c.wpending = bytes(c.wpending) + b"".join(wbuf)
                     c.wbuf = []
                     c.wbuf_bytes = 0
+                    check_limit(c)
                 continue
             if wbuf:
                 data = wbuf[0] if len(wbuf) == 1 else b"".join(wbuf)
@@ -299,6 +301,7 @@ class EventLoop:
                 if n < len(data):
                     c.wpending = memoryview(data)[n:]
                     self.ep.modify(c.fd, EPOLLIN | EPOLLOUT)
+                    check_limit(c)
                     continue
             if c.close_after_reply:
                 free(c)
@@ -317,6 +320,7 @@ class EventLoop:
                 continue
             if c.wpending is not None:
                 c.wpending = bytes(c.wpending) + data
+                self.server.output_limits.check(c)
                 continue
             try:
                 n = c.send(data)
@@ -331,6 +335,7 @@ class EventLoop:
             if n < len(data):
                 c.wpending = memoryview(data)[n:]
                 self.ep.modify(c.fd, EPOLLIN | EPOLLOUT)
+                self.server.output_limits.check(c)
             elif c.close_after_reply and not c.wbuf:
                 free(c)
         stats = self.server.stats

@@ -138,6 +138,7 @@ class _Link:
                 elif op == OMEM:
                     if c is not None:
                         c.remote_out = m[2]
+                        srv.output_limits.check(c)
                 elif op == GONE:
                     if c is not None:
                         logsetup.verbose("Client closed connection id=%d addr=%s", c.id, c.addr)

@@ -17,6 +17,7 @@ from .blocking import Blocking
 from .command_tables import command_tables
 from .eventloop import EventLoop
 from .keyspace import Keyspace
+from .output_limits import OutputLimits
 from .pause import ClientPause
 from .pubsub import PubSub
 from .slowlog import SlowLog
@@ -80,6 +81,7 @@ class Server(Admission):
         self.pubsub = PubSub(self)
         self.blocking = Blocking(self)
         self.pause = ClientPause(self)  # CLIENT PAUSE (engine/pause.py)
+        self.output_limits = OutputLimits(self)  # client-output-buffer-limit normal/pubsub
         config.on_change("loglevel", lambda _o, new: logsetup.set_level(new))
         self._set_slowlog_threshold()
         config.on_change("slowlog-log-slower-than", self._set_slowlog_threshold)
