@@ -18,6 +18,7 @@ import select
 import signal
 import socket
 import sys
+from collections import deque
 
 from .io_link import ADD, CLOSE, CONFIG, GONE, IN, LOG, OMEM, OUT, PROTO, QBUF, STOP, FrameReader, LinkWriter, encode
 from .protocol import RequestParser
@@ -51,11 +52,18 @@ class Worker:
     def __init__(self, frames_fd, fds_fd):
         self.link = socket.socket(fileno=frames_fd)
         self.link.setblocking(False)
-        self.fds = socket.socket(fileno=fds_fd)  # blocking: an fd is always sent before its ADD
+        # Client sockets arrive here, each before its ADD frame; they are
+        # taken as soon as they come (the main process may send hundreds in
+        # one accept burst before its frames go out: it must never wait on
+        # a worker that waits on it).
+        self.fds = socket.socket(fileno=fds_fd)
+        self.fds.setblocking(False)
+        self.arrived = deque()
         self.writer = LinkWriter(self.link)
         self.reader = FrameReader()
         self.ep = select.epoll()
         self.ep.register(self.link.fileno(), EPOLLIN)
+        self.ep.register(self.fds.fileno(), EPOLLIN)
         self.conns = {}  # fd -> _Conn
         self.by_id = {}  # client id -> _Conn
         self.max_bulk = 512 * 1024 * 1024
@@ -68,6 +76,7 @@ class Worker:
     def run(self):
         conns = self.conns
         link_fd = self.link.fileno()
+        fds_fd = self.fds.fileno()
         while True:
             try:
                 events = self.ep.poll(-1)
@@ -82,6 +91,8 @@ class Worker:
                     continue
                 c = conns.get(fd)
                 if c is None:
+                    if fd == fds_fd:
+                        self._take_fds()
                     continue
                 if ev & EPOLLOUT:
                     self._write(c)
@@ -112,10 +123,16 @@ class Worker:
         self.batch.append((IN, c.id, reqs, len(data)))
         if parser.error is not None:
             self.batch.append((PROTO, c.id, str(parser.error)))
-            c.reading = False
+            self._stop_reading(c)
         elif parser.pending and parser.pending_bytes() > self.qbuf_limit:
             self.batch.append((QBUF, c.id, bytes(parser.pending[:64])))
-            c.reading = False
+            self._stop_reading(c)
+
+    def _stop_reading(self, c):
+        """Nothing more is read from `c` (what it sends is ignored, and no
+        longer wakes the loop)."""
+        c.reading = False
+        self.ep.modify(c.fd, EPOLLOUT if c.polling_out else 0)
 
     def _write(self, c):
         """Write what is queued for `c`; the rest waits for EPOLLOUT."""
@@ -200,7 +217,7 @@ class Worker:
                             self._drop(c)
                             continue
                         c.closing = True
-                        c.reading = False
+                        self._stop_reading(c)
                         if not c.dirty:
                             c.dirty = True
                             self.dirty.append(c)
@@ -215,9 +232,19 @@ class Worker:
                             self.dirty.append(c)
         return True
 
+    def _take_fds(self):
+        while True:
+            try:
+                _msg, fds, _flags, _addr = socket.recv_fds(self.fds, 16, 1)
+            except (BlockingIOError, InterruptedError):
+                return
+            self.arrived.extend(fds)
+
     def _add(self, cid):
-        _msg, fds, _flags, _addr = socket.recv_fds(self.fds, 16, 1)
-        sock = socket.socket(fileno=fds[0])
+        while not self.arrived:  # sent before its frame: already there, or about to be
+            select.select([self.fds], [], [], 5)
+            self._take_fds()
+        sock = socket.socket(fileno=self.arrived.popleft())
         sock.setblocking(False)
         c = _Conn(cid, sock, self.max_bulk)
         self.conns[c.fd] = c

@@ -30,6 +30,10 @@ worker and adds nothing to the plain path.
 
 A worker that dies takes its clients' connections with it (they are
 freed, as if they had disconnected) and is replaced.
+
+fork() (BGSAVE, BGREWRITEAOF, diskless sync) needs no quiescing, unlike
+I/O threads: the child copies the main process only, workers go on
+serving, and the link sockets the child inherits are never used by it.
 """
 
 import select

@@ -151,3 +151,21 @@ def test_the_benchmark_counts_the_workers_cpu(holdfast_factory):
     whole = procstat.cpu_seconds(srv.proc.pid)
     tree = procstat.tree_cpu_seconds(srv.proc.pid)
     assert 0 < main <= whole < tree  # the workers read and wrote those 3000 PINGs
+
+
+def test_a_burst_of_connections_reaches_one_worker(holdfast_factory):
+    """Hundreds of connections accepted in one pass (the server stopped while
+    they queue): each socket goes to the
+    worker before its ADD frame, and the worker takes them as they come, so
+    the main process never waits on a worker that waits on it."""
+    srv = holdfast_factory("--io-threads", "2")
+    os.kill(srv.proc.pid, signal.SIGSTOP)  # the connections queue up, to be accepted in one pass
+    try:
+        socks = [socket.create_connection(("127.0.0.1", srv.port), timeout=10) for _ in range(400)]
+    finally:
+        os.kill(srv.proc.pid, signal.SIGCONT)
+    for s in socks:
+        s.sendall(b"PING\r\n")
+    for s in socks:
+        assert s.recv(7) == b"+PONG\r\n"
+        s.close()
