@@ -40,6 +40,7 @@ import select
 import socket
 import subprocess
 import sys
+import time
 
 from . import logsetup
 from .io_link import (
@@ -63,6 +64,8 @@ from .io_link import (
 EPOLLIN, EPOLLOUT = select.EPOLLIN, select.EPOLLOUT
 WORKER_CONFIG = ("proto-max-bulk-len", "client-query-buffer-limit")
 STOP_TIMEOUT_S = 5.0
+FD_SEND_TIMEOUT_S = 1.0  # the longest a hung worker can stall an accept
+CONGESTED_SKIP_S = 30.0  # ...after which it gets no new client for this long
 
 
 class _Link:
@@ -81,6 +84,8 @@ class _Link:
         frames.setblocking(False)
         self.sock = frames
         self.fds = fds
+        fds.settimeout(FD_SEND_TIMEOUT_S)  # the worker drains it continuously; a hung one must not hang us
+        self.congested_until = 0.0
         self.fd = frames.fileno()
         self.writer = LinkWriter(frames)
         self.reader = FrameReader()
@@ -93,7 +98,18 @@ class _Link:
             self.out.append((CONFIG, name, srv.config[name]))
 
     def adopt(self, c):
-        socket.send_fds(self.fds, [b"\0"], [c.fd])
+        """Pass `c`'s socket to the worker; False when it cannot take it
+        (dead, or its fd queue full for FD_SEND_TIMEOUT_S)."""
+        if self.dead:
+            return False
+        try:
+            socket.send_fds(self.fds, [b"\0"], [c.fd])
+        except OSError as e:
+            if isinstance(e, TimeoutError):
+                self.congested_until = time.monotonic() + CONGESTED_SKIP_S  # new clients go elsewhere
+            logsetup.warning("Could not pass client id=%d to I/O worker %d: %s", c.id, self.index,
+                             e.strerror or "its queue of sockets stayed full")
+            return False
         self.out.append((ADD, c.id))
         self.clients[c.id] = c
         c.io_link = self
@@ -106,6 +122,7 @@ class _Link:
             return len(data)
 
         c.send = send
+        return True
 
     def flush(self):
         if self.out and not self.dead:
@@ -185,9 +202,15 @@ class IoWorkers:
 
     def adopt(self, c):
         """Hand a just-accepted client's socket to the next worker."""
-        link = self.links[self._next]
-        self._next = (self._next + 1) % len(self.links)
-        link.adopt(c)
+        now = time.monotonic()
+        for _ in range(len(self.links)):
+            link = self.links[self._next]
+            self._next = (self._next + 1) % len(self.links)
+            if link.congested_until <= now:
+                if link.adopt(c):
+                    return
+                break
+        self.srv.free_client(c)  # no worker could take it: the connection is closed
 
     def flush(self):
         for link in self.links:

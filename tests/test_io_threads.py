@@ -155,9 +155,9 @@ def test_the_benchmark_counts_the_workers_cpu(holdfast_factory):
 
 def test_a_burst_of_connections_reaches_one_worker(holdfast_factory):
     """Hundreds of connections accepted in one pass (the server stopped while
-    they queue): each socket goes to the
-    worker before its ADD frame, and the worker takes them as they come, so
-    the main process never waits on a worker that waits on it."""
+    they queue): each socket goes to the worker before its ADD frame, and
+    the worker takes them as they come, so the main process never waits on
+    a worker that waits on it."""
     srv = holdfast_factory("--io-threads", "2")
     os.kill(srv.proc.pid, signal.SIGSTOP)  # the connections queue up, to be accepted in one pass
     try:
@@ -169,3 +169,24 @@ def test_a_burst_of_connections_reaches_one_worker(holdfast_factory):
     for s in socks:
         assert s.recv(7) == b"+PONG\r\n"
         s.close()
+
+
+def test_a_hung_worker_costs_only_its_own_clients(holdfast_factory):
+    """A worker that stops (SIGSTOP) fills its socket queue: the main process
+    waits a bounded time once, then sends new clients to the other worker."""
+    srv = holdfast_factory("--io-threads", "3")
+    stuck = _workers(srv)[0]
+    os.kill(stuck, signal.SIGSTOP)
+    try:
+        answered = 0
+        for _ in range(30):
+            try:
+                with socket.create_connection(("127.0.0.1", srv.port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    answered += s.recv(7) == b"+PONG\r\n"
+            except OSError:
+                pass
+        assert answered >= 15  # the other worker's half at least, the stuck one's queue no longer
+    finally:
+        os.kill(stuck, signal.SIGCONT)
+    assert srv.client().ping()
