@@ -30,7 +30,7 @@ import time
 
 from crc32c import crc32c
 
-from engine import logsetup
+from engine import faults, logsetup
 
 from . import manifest as mf
 from . import powerloss
@@ -144,6 +144,8 @@ class AppendOnly:
         else:
             annotated = False
         try:
+            if faults.ACTIVE:
+                faults.check("aof-write")
             _write_all(self.fd, data)
         except OSError as e:
             self._write_failed(e, policy)
@@ -161,12 +163,12 @@ class AppendOnly:
         if policy == "always":
             if not force:
                 if gs is None:
-                    gs = self.groupsync = GroupSync(self.srv, _datasync, self.fd)
+                    gs = self.groupsync = GroupSync(self.srv, _sync, self.fd)
                     self.srv.reply_hold = gs
                 gs.start(self.fd, self.incr_name, self.current_size, self._synced)
                 return
             try:
-                _datasync(self.fd)
+                _sync(self.fd)
             except OSError as e:
                 _fatal("Can't persist AOF for fsync error when the AOF fsync policy is 'always': %s. Exiting..."
                        % e.strerror)
@@ -233,7 +235,7 @@ class AppendOnly:
                 fd, name, size = self.fd, self.incr_name, self.current_size
                 if fd is not None:
                     try:
-                        _datasync(fd)
+                        _sync(fd)
                     except OSError as e:
                         logsetup.warning("Error fsyncing the AOF file: %s", e.strerror)
                     else:
@@ -400,6 +402,12 @@ class AppendOnly:
 # fdatasync where there is one, as Redis's redis_fsync on Linux: the data
 # and the size it needs, without the inode's timestamps.
 _datasync = getattr(os, "fdatasync", os.fsync)
+
+
+def _sync(fd):
+    if faults.ACTIVE:
+        faults.check("aof-fsync")
+    _datasync(fd)
 
 
 def _write_all(fd, data):

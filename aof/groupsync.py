@@ -28,7 +28,7 @@ import os
 import select
 import threading
 
-from engine import logsetup
+from engine import faults, logsetup
 
 from .kernel_aio import KernelAio
 
@@ -85,8 +85,10 @@ class GroupSync:
             self._go.release()
             return
         try:
+            if faults.ACTIVE:
+                faults.check("aof-fsync")
             self._aio.submit(fd)
-        except OSError:  # the kernel would not queue it (EAGAIN...): sync here instead
+        except OSError:  # the kernel would not queue it (EAGAIN...), or a test's fault: sync here instead
             try:
                 self._datasync(fd)
             except OSError as e:

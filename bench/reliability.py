@@ -27,9 +27,9 @@ from .durability import run_rounds
 from .reporting import run_meta, write_outputs
 from .serverproc import ROOT, exit_on_sigterm, holdfast_command
 
-FAULT_SUITES = ("test_rdb_corrupt.py", "test_rdb_disk_full.py", "test_aof.py", "test_aof_checktool.py",
-                "test_replication_faults.py", "test_protocol.py", "test_output_limits.py", "test_protected_mode.py",
-                "test_io_threads.py", "test_client_pause.py")
+FAULT_SUITES = ("test_rdb_corrupt.py", "test_rdb_disk_full.py", "test_disk_faults.py", "test_aof.py",
+                "test_aof_checktool.py", "test_replication_faults.py", "test_protocol.py", "test_output_limits.py",
+                "test_protected_mode.py", "test_io_threads.py", "test_client_pause.py")
 FUZZ_TARGETS = 6
 LIVE_FUZZ_CASES = 120
 

@@ -16,7 +16,7 @@ import signal
 import time
 import warnings
 
-from engine import logsetup
+from engine import faults, logsetup
 from engine.config import VERSION
 
 from . import cow
@@ -122,6 +122,8 @@ class Snapshots:
                     keys += write_db(w, db.id, data, expires, custom, compress, db_progress, self._access(db))
                     if progress is not None:
                         progress(keys)
+                if faults.ACTIVE:
+                    faults.check("rdb-write")
                 w.finish()
                 f.flush()
                 if not to_pipe:  # a diskless full sync writes to a pipe: nothing to sync
