@@ -16,7 +16,8 @@ makes it durable as `appendfsync` promises.
 
 A write that fails under everysec/no (disk full) keeps the data in the
 buffer, refuses writes with -MISCONF and retries each iteration, until the
-disk takes it again (INFO aof_last_write_status).
+disk takes it again (INFO aof_last_write_status). A failed everysec fsync
+does the same (as Redis 7.0): writes get -MISCONF until a retry succeeds.
 
 At start (`open_at_startup`) the AOF wins over the RDB: the manifest's
 base and incremental files are loaded (aof/loading.py), or a first base
@@ -70,6 +71,8 @@ class AppendOnly:
         self._fsync_thread = None
         self._stopping = False
         self.groupsync = None  # appendfsync always: the fsync thread and the replies waiting for it
+        self.fsync_error = None  # strerror of the everysec thread's last fsync, if it failed
+        self._fsync_blocked = False  # the cron turned that into a write block
         server.info_providers.setdefault("persistence", []).append(self.info)
         self.rewriter = rewriter_of(server)
         self.rewrite_base_size = 0  # the AOF's size after the last rewrite (or load): auto-rewrite measures growth
@@ -191,6 +194,9 @@ class AppendOnly:
     def cron(self):
         """auto-aof-rewrite-percentage / min-size: rewrite once the AOF has
         grown by that much since the last rewrite (or the load)."""
+        if (self.fsync_error is not None) != self._fsync_blocked:  # set by the everysec thread
+            self._fsync_blocked = self.fsync_error is not None
+            self._update_write_block()
         perc = self.config["auto-aof-rewrite-percentage"]
         rw = self.rewriter
         if not perc or rw.in_progress or rw.scheduled or self.srv.snapshots.child_pid is not None:
@@ -220,6 +226,8 @@ class AppendOnly:
         srv = self.srv
         if not self.last_write_ok:
             srv.write_block_reason = MISCONF % self.last_write_error.encode()
+        elif self.fsync_error is not None:  # the everysec thread's last fsync failed
+            srv.write_block_reason = MISCONF % self.fsync_error.encode()
         elif srv.write_block_reason is not None and srv.write_block_reason.startswith(b"MISCONF Errors writing"):
             srv.write_block_reason = None
 
@@ -237,8 +245,15 @@ class AppendOnly:
                     try:
                         _sync(fd)
                     except OSError as e:
-                        logsetup.warning("Error fsyncing the AOF file: %s", e.strerror)
+                        if self.fsync_error is None:
+                            logsetup.warning("Error fsyncing the AOF file: %s", e.strerror)
+                        # As Redis 7.0's aof_bio_fsync_status: writes are refused
+                        # (the cron sets the block) and the sync is retried each
+                        # second until it succeeds.
+                        self.fsync_error = e.strerror or str(e)
+                        self._fsync_wanted.set()
                     else:
+                        self.fsync_error = None
                         if self.journal is not None:
                             self.journal.synced(name, size)
             time.sleep(1.0)
@@ -388,7 +403,7 @@ class AppendOnly:
     def info(self, srv):
         return [
             ("aof_enabled", 1),
-            ("aof_last_write_status", "ok" if self.last_write_ok else "err"),
+            ("aof_last_write_status", "ok" if self.last_write_ok and self.fsync_error is None else "err"),
             ("aof_current_size", self.total_size),
             ("aof_base_size", self.base_size),
             ("aof_pending_rewrite", 0),

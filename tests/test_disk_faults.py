@@ -93,3 +93,27 @@ def test_a_snapshot_that_cannot_be_written_refuses_writes(holdfast_factory, faul
     wait_until(lambda: r.info("persistence")["rdb_last_bgsave_status"] == "ok", what="a good BGSAVE")
     r.set("k", "v2")
     assert r.get("k") == b"v2"
+
+
+def test_everysec_fsync_error_refuses_writes_until_a_sync_succeeds(holdfast_factory, faults):
+    """As Redis 7.0's aof_bio_fsync_status: the background fsync failing
+    turns writes into -MISCONF; it is retried each second."""
+    srv = holdfast_factory("--appendonly", "yes", "--appendfsync", "everysec")
+    r = srv.client()
+    faults("aof-fsync EIO\n")
+    r.set("k", "1")  # written; its fsync fails in the background
+
+    def refused():
+        try:
+            r.set("probe", "x")
+        except redis.ResponseError as e:
+            assert str(e).startswith("MISCONF Errors writing to the AOF file: Input/output error")
+            return True
+        return False
+
+    wait_until(refused, timeout=10, what="writes to be refused")
+    assert r.info("persistence")["aof_last_write_status"] == "err"
+    assert r.get("k") == b"1"
+    faults("")
+    wait_until(lambda: not refused(), timeout=10, what="a successful fsync to lift the block")
+    assert r.info("persistence")["aof_last_write_status"] == "ok"
