@@ -2,7 +2,8 @@
 than CI gives them, and crash rounds, written as figures.
 
     python -m bench.reliability [--fuzz-examples 5000] [--soak-seconds 120]
-                                [--crash-rounds 20] [--out results/reliability]
+                                [--crash-rounds 20] [--crash-loop-rounds 30]
+                                [--out results/reliability]
 
 - fuzz: tests/test_fuzz.py with HOLDFAST_FUZZ_EXAMPLES random examples per
   target (6 hypothesis targets, plus 120 mutated pipelines to a live server);
@@ -10,7 +11,9 @@ than CI gives them, and crash rounds, written as figures.
 - faults: the suites that feed bad files, full disks, dying links, limits
   and protocol abuse to real servers, counted test by test;
 - crash rounds: bench/durability.py's power-loss rounds per appendfsync
-  policy (writes acknowledged, writes lost).
+  policy (writes acknowledged, writes lost);
+- crash loop: bench/crashloop.py's rounds on one directory, with BGSAVE
+  and BGREWRITEAOF at random moments (--crash-loop-rounds).
 
 Writes OUT/results.json, OUT/environment.json and OUT/report.md.
 """
@@ -23,13 +26,14 @@ import subprocess
 import sys
 import time
 
+from .crashloop import run_loop
 from .durability import run_rounds
 from .reporting import run_meta, write_outputs
 from .serverproc import ROOT, exit_on_sigterm, holdfast_command
 
 FAULT_SUITES = ("test_rdb_corrupt.py", "test_rdb_disk_full.py", "test_disk_faults.py", "test_aof.py",
                 "test_aof_checktool.py", "test_replication_faults.py", "test_protocol.py", "test_output_limits.py",
-                "test_protected_mode.py", "test_io_threads.py", "test_client_pause.py")
+                "test_protected_mode.py", "test_io_threads.py", "test_client_pause.py", "test_crash_loop.py")
 FUZZ_TARGETS = 6
 LIVE_FUZZ_CASES = 120
 
@@ -74,6 +78,17 @@ def run(opts):
                              "oldest_lost_s": max((r["oldest_lost_s"] for r in rounds), default=0.0)})
         print("  %s: %d rounds, %d acked, %d lost" % (policy, len(rounds), out["crash"][-1]["acked"],
                                                       out["crash"][-1]["lost"]), flush=True)
+    print("crash loop", flush=True)
+    loop = run_loop(opts.crash_loop_rounds, seed=opts.seed)
+    rounds = loop[:-1]
+    out["crash_loop"] = {"rounds": len(rounds), "acked": loop[-1]["acked_total"], "lost": sum(r["lost"] for r in loop),
+                         "power_losses": sum(r["power_loss"] for r in rounds),
+                         "children_killed": sum(1 for r in rounds if r["temp_files_after_crash"]),
+                         "children_outlived": sum(r["child_outlived_server"] for r in rounds),
+                         "repairs": sum(r["repaired_at_start"] for r in loop),
+                         "stale_left": sum(len(r["stale_left"]) for r in loop),
+                         "dump_failed": sum(r["dump_ok"] is False for r in rounds)}
+    print("  %(rounds)d rounds, %(acked)d acked, %(lost)d lost" % out["crash_loop"], flush=True)
     return out
 
 
@@ -97,6 +112,13 @@ def render_report(res, env, meta):
                      "{:,} writes acknowledged | {:,} lost%s |".format(c["acked"], c["lost"]) % (
                          c["policy"], c["rounds"],
                          "" if c["policy"] == "always" else ", oldest %.2f s before the crash" % c["oldest_lost_s"]))
+    c = res["crash_loop"]
+    lines.append("| crash loop, appendfsync always (bench/crashloop.py) | %d kill -9 rounds on one directory (%d with a"
+                 " power loss, %d during a fork child), BGSAVE/BGREWRITEAOF at random moments, {:,} writes acknowledged"
+                 " | {:,} lost, %d torn tails repaired, %d children outlived the server, %d stale temp files left, %d"
+                 " bad dump.rdb |".format(c["acked"], c["lost"]) % (
+                     c["rounds"], c["power_losses"], c["children_killed"], c["repairs"], c["children_outlived"],
+                     c["stale_left"], c["dump_failed"]))
     lines += ["", "The exact command of each part is in `results.json`; the long crash runs are in "
               "[results/durability](../durability/report.md).", ""]
     return "\n".join(lines)
@@ -113,17 +135,18 @@ def main(argv=None):
     ap.add_argument("--fuzz-examples", type=int, default=5000)
     ap.add_argument("--soak-seconds", type=int, default=120)
     ap.add_argument("--crash-rounds", type=int, default=20)
+    ap.add_argument("--crash-loop-rounds", type=int, default=30)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=os.path.join("results", "reliability"))
     opts = ap.parse_args(argv)
     meta = run_meta("bench.reliability", argv, None, "clients")
     meta.update({"fuzz_examples": opts.fuzz_examples, "soak_seconds": opts.soak_seconds,
-                 "crash_rounds": opts.crash_rounds,
+                 "crash_rounds": opts.crash_rounds, "crash_loop_rounds": opts.crash_loop_rounds,
                  "server_commands": {"holdfast": shlex.join(holdfast_command("PORT", []))}})
     res = run(opts)
     write_outputs(opts.out, {"meta": meta, **res}, meta, lambda env: render_report(res, env, meta))
     failed = res["fuzz"]["failed"] + res["faults"]["failed"] + sum(s["failed"] for s in res["soak"])
-    return 1 if failed or res["crash"][0]["lost"] else 0
+    return 1 if failed or res["crash"][0]["lost"] or res["crash_loop"]["lost"] else 0
 
 
 if __name__ == "__main__":

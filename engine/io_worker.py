@@ -12,8 +12,8 @@ readable -> OUT bytes queued to their client and written, CLOSE, ADD
 frame to the main process carrying everything the pass read.
 """
 
-import ctypes
 import errno
+import os
 import select
 import signal
 import socket
@@ -22,11 +22,11 @@ from collections import deque
 
 from .io_link import ADD, CLOSE, CONFIG, GONE, IN, LOG, OMEM, OUT, PROTO, QBUF, STOP, FrameReader, LinkWriter, encode
 from .protocol import RequestParser
+from .util import die_with_parent
 
 EPOLLIN, EPOLLOUT = select.EPOLLIN, select.EPOLLOUT
 READ_SIZE = 16 * 1024
 READ_SIZE_BIG = 64 * 1024
-PR_SET_PDEATHSIG = 1
 
 
 class _Conn:
@@ -279,18 +279,10 @@ class Worker:
         self.batch.append((LOG, level, text))
 
 
-def _die_with_parent():
-    """The worker must not outlive the main process (prctl PR_SET_PDEATHSIG)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
-
-
 def main(argv):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides when workers stop
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    _die_with_parent()
+    die_with_parent(signal.SIGTERM, os.getppid())  # must not outlive the main process
     w = Worker(int(argv[0]), int(argv[1]))
     try:
         w.run()

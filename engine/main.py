@@ -69,6 +69,9 @@ def main(argv=None):
         return 1
     logsetup.notice("Running mode=standalone, port=%d.", cfg["port"])
     logsetup.notice("Server initialized")
+    from rdb.tempfiles import remove_stale  # noqa: PLC0415
+
+    remove_stale(cfg)  # what a killed server's children left half-written
     if cfg["appendonly"]:  # the AOF wins over the RDB, as in Redis
         from aof import open_at_startup  # noqa: PLC0415
 

@@ -7,6 +7,7 @@ byte.
 """
 
 import math
+import os
 import re
 import time
 
@@ -203,3 +204,22 @@ def release_free_memory():
         return
     if trim is not None:
         trim(0)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig, parent_pid):
+    """Have the kernel send `sig` to this process when its parent dies
+    (prctl PR_SET_PDEATHSIG), and exit now if it already has: a fork child
+    or I/O worker must not outlive a killed server (an orphaned snapshot
+    child would go on writing into a directory a restarted server uses).
+    A no-op where prctl is missing."""
+    try:
+        import ctypes  # noqa: PLC0415 - only in children
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, sig)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)

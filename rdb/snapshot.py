@@ -18,6 +18,7 @@ import warnings
 
 from engine import faults, logsetup
 from engine.config import VERSION
+from engine.util import die_with_parent
 
 from . import cow
 from .encoder import ChecksumWriter, write_db, write_header
@@ -235,6 +236,7 @@ class Snapshots:
         report) with report = (keys, cow bytes). None, or the fork error."""
         srv = self.srv
         r, w = os.pipe()
+        parent = os.getpid()
         t0 = time.perf_counter()
         try:
             with warnings.catch_warnings():
@@ -249,6 +251,7 @@ class Snapshots:
             return e.strerror
         if pid == 0:
             os.close(r)
+            die_with_parent(signal.SIGKILL, parent)  # killed with the server: rdb/tempfiles.py
             if pipe_fd is not None:  # a diskless full sync: the RDB goes down this pipe
                 self._child_main(w, "/proc/self/fd/%d" % pipe_fd, kind, to_pipe=True)
             self._child_main(w, tmp_pattern % os.getpid(), kind)  # never returns
