@@ -89,11 +89,7 @@ class GroupSync:
                 faults.check("aof-fsync")
             self._aio.submit(fd)
         except OSError:  # the kernel would not queue it (EAGAIN...), or a test's fault: sync here instead
-            try:
-                self._datasync(fd)
-            except OSError as e:
-                self._result = e
-            os.eventfd_write(self._done_fd, 1)
+            self._sync_here(fd)
 
     def hold(self):
         """A sync is in flight: this iteration's replies wait for the next."""
@@ -160,12 +156,17 @@ class GroupSync:
             self._go.acquire()
             if self._stopping:
                 return
-            fd = self._request[0]
-            try:
-                self._datasync(fd)
-            except OSError as e:
-                self._result = e
-            os.eventfd_write(self._done_fd, 1)
+            self._sync_here(self._request[0])
+
+    def _sync_here(self, fd):
+        """Run the group's fdatasync in this thread (the sync thread, or the
+        main one when the kernel would not queue it), keep its error for
+        _finish and wake the loop."""
+        try:
+            self._datasync(fd)
+        except OSError as e:
+            self._result = e
+        os.eventfd_write(self._done_fd, 1)
 
 
 def _wait_readable(fd):

@@ -57,19 +57,27 @@ def tree_cpu_seconds(pid):
     return total
 
 
-def child_pids(pid):
-    out = []
+def _task_files(pid, name):
+    """(tid, text of /proc/PID/task/TID/<name>) for each live thread of
+    `pid` (none if the process is gone); text is None where the thread
+    exists but the file does not (a kernel without that file)."""
     try:
         tids = os.listdir("/proc/%d/task" % pid)
     except OSError:
-        return out
+        return
     for tid in tids:
         try:
-            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
-                out += [int(p) for p in f.read().split()]
+            with open("/proc/%d/task/%s/%s" % (pid, tid, name)) as f:
+                text = f.read()
         except OSError:
-            pass
-    return out
+            if not os.path.exists("/proc/%d/task/%s" % (pid, tid)):
+                continue  # the thread ended meanwhile
+            text = None
+        yield tid, text
+
+
+def child_pids(pid):
+    return [int(p) for _tid, text in _task_files(pid, "children") if text for p in text.split()]
 
 
 def parse_schedstat_ns(text):
@@ -81,20 +89,14 @@ def sched_cpu_seconds(pid):
     """CPU time of process `pid` summed over its live threads, from
     schedstat: nanosecond resolution where /proc/PID/stat counts 10 ms
     ticks, which matters for the short runs. None where the kernel has no
-    schedstat (CONFIG_SCHED_INFO off)."""
-    total = 0
-    try:
-        tids = os.listdir("/proc/%d/task" % pid)
-    except OSError:
+    schedstat (CONFIG_SCHED_INFO off) or the process is gone."""
+    if not os.path.exists("/proc/%d/task" % pid):
         return None
-    for tid in tids:
-        try:
-            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                total += parse_schedstat_ns(f.read())
-        except FileNotFoundError:
-            if not os.path.exists("/proc/%d/task/%s" % (pid, tid)):
-                continue  # the thread ended meanwhile
+    total = 0
+    for _tid, text in _task_files(pid, "schedstat"):
+        if text is None:
             return None
+        total += parse_schedstat_ns(text)
     return total / 1e9
 
 

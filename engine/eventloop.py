@@ -267,7 +267,7 @@ class EventLoop:
         """Write the queued replies of `clients` (before_sleep's list), one
         send() each; what the socket does not take waits for EPOLLOUT."""
         free = self.server.free_client
-        check_limit = self.server.output_limits.check
+        send = self._send
         out_bytes = 0
         writes = 0
         for c in clients:
@@ -275,35 +275,17 @@ class EventLoop:
             if c.closed:
                 continue
             wbuf = c.wbuf
-            if c.wpending is not None:
-                # Still waiting for the socket to drain: keep order, add behind.
-                if wbuf:
-                    c.wpending = bytes(c.wpending) + b"".join(wbuf)
-                    c.wbuf = []
-                    c.wbuf_bytes = 0
-                    check_limit(c)
-                continue
             if wbuf:
                 data = wbuf[0] if len(wbuf) == 1 else b"".join(wbuf)
                 c.wbuf = []
                 c.wbuf_bytes = 0
-                writes += 1
-                try:
-                    n = c.send(data)
-                except (BlockingIOError, InterruptedError):
-                    n = 0
-                except OSError as e:
-                    logsetup.verbose("Error writing to client: %s", e.strerror)
-                    free(c)
+                if c.wpending is None:
+                    writes += 1
+                n = send(c, data)
+                if n < 0:
                     continue
                 out_bytes += n
-                c.tot_net_out += n
-                if n < len(data):
-                    c.wpending = memoryview(data)[n:]
-                    self.ep.modify(c.fd, EPOLLIN | EPOLLOUT)
-                    check_limit(c)
-                    continue
-            if c.close_after_reply:
+            if c.close_after_reply and c.wpending is None:
                 free(c)
         stats = self.server.stats
         stats.net_output_bytes += out_bytes
@@ -314,33 +296,43 @@ class EventLoop:
         (client, bytes) goes out now, behind whatever the client still has
         waiting for EPOLLOUT."""
         free = self.server.free_client
+        send = self._send
         out_bytes = 0
         for c, data in pairs:
             if c.closed:
                 continue
-            if c.wpending is not None:
-                c.wpending = bytes(c.wpending) + data
-                self.server.output_limits.check(c)
-                continue
-            try:
-                n = c.send(data)
-            except (BlockingIOError, InterruptedError):
-                n = 0
-            except OSError as e:
-                logsetup.verbose("Error writing to client: %s", e.strerror)
-                free(c)
+            n = send(c, data)
+            if n < 0:
                 continue
             out_bytes += n
-            c.tot_net_out += n
-            if n < len(data):
-                c.wpending = memoryview(data)[n:]
-                self.ep.modify(c.fd, EPOLLIN | EPOLLOUT)
-                self.server.output_limits.check(c)
-            elif c.close_after_reply and not c.wbuf:
+            if c.close_after_reply and c.wpending is None and not c.wbuf:
                 free(c)
         stats = self.server.stats
         stats.net_output_bytes += out_bytes
         stats.total_writes_processed += len(pairs)
+
+    def _send(self, c, data):
+        """Send `data` to `c` now, or queue it behind what still waits for
+        EPOLLOUT (in order). The bytes the socket took; -1 if the client
+        was freed (a send error)."""
+        if c.wpending is not None:
+            c.wpending = bytes(c.wpending) + data
+            self.server.output_limits.check(c)
+            return 0
+        try:
+            n = c.send(data)
+        except (BlockingIOError, InterruptedError):
+            n = 0
+        except OSError as e:
+            logsetup.verbose("Error writing to client: %s", e.strerror)
+            self.server.free_client(c)
+            return -1
+        c.tot_net_out += n
+        if n < len(data):
+            c.wpending = memoryview(data)[n:]
+            self.ep.modify(c.fd, EPOLLIN | EPOLLOUT)
+            self.server.output_limits.check(c)
+        return n
 
     def handle_writable(self, c):
         data = c.wpending

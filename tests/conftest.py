@@ -102,6 +102,15 @@ def redis_factory(tmp_path):
         s.stop()
 
 
+@pytest.fixture(params=["holdfast", "redis"])
+def server(request):
+    """A fresh Holdfast, then a fresh redis-server 7.0: a test taking
+    `server` runs on both, and what it observes must hold for both."""
+    if request.param == "redis":
+        return request.getfixturevalue("redis_factory")()
+    return request.getfixturevalue("holdfast_factory")()
+
+
 @pytest.fixture
 def valkey_factory(tmp_path):
     require_tool("valkey-server")

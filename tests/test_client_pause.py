@@ -8,18 +8,8 @@ primary's stream."""
 import socket
 import time
 
-import pytest
-from conftest import require_tool
 from rawresp import RawConn
 from test_replication_primary import wait_until
-
-
-@pytest.fixture(params=["holdfast", "redis"])
-def server(request, holdfast_factory, redis_factory):
-    if request.param == "redis":
-        require_tool("redis-server")
-        return redis_factory()
-    return holdfast_factory()
 
 
 def _send(port, payload):

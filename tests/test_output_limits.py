@@ -7,19 +7,9 @@ soft limit held for longer than its seconds; one that reads is left alone.
 import socket
 import time
 
-import pytest
-from conftest import require_tool
 from test_replication_primary import wait_until
 
 BIG = 1 << 20
-
-
-@pytest.fixture(params=["holdfast", "redis"])
-def server(request, holdfast_factory, redis_factory):
-    if request.param == "redis":
-        require_tool("redis-server")
-        return redis_factory()
-    return holdfast_factory()
 
 
 def _non_reader(port, payload):
