@@ -22,21 +22,29 @@ NEVER_PAUSED = ("replica", "master", "aof")
 
 
 class ClientPause:
+    """Pauses by purpose, as Redis 7 keeps them: CLIENT PAUSE's ("client")
+    and FAILOVER's ("failover", replication/failover.py) start and end
+    apart; what holds a command is the strictest one in force."""
+
     def __init__(self, server):
         self.srv = server
-        self.kind = 0  # 0: not paused
-        self.end_ms = 0  # unix ms
+        self.kind = 0  # 0: not paused; else the strictest purpose's kind
+        self.end_ms = 0  # unix ms: when the client pause (the one with a timeout) ends
+        self.purposes = {}  # purpose -> (kind, end ms)
         self.postponed = []  # clients waiting for the end, in the order they stopped
         server.cron_hooks.append(self.check_end)
         server.before_sleep_hooks.insert(0, self.check_end)  # before the blocking module resumes anyone
 
-    def pause(self, kind, end_ms):
-        self.kind = max(self.kind, kind)
-        self.end_ms = max(self.end_ms, end_ms)
+    def pause(self, kind, end_ms, purpose="client"):
+        old_kind, old_end = self.purposes.get(purpose, (0, 0))
+        self.purposes[purpose] = (max(old_kind, kind), max(old_end, end_ms))
+        self._update()
 
-    def unpause(self):
-        self.kind = 0
-        self.end_ms = 0
+    def unpause(self, purpose="client"):
+        self.purposes.pop(purpose, None)
+        self._update()
+        if self.kind:
+            return  # another purpose still holds them
         postponed, self.postponed = self.postponed, []
         resume = self.srv.blocking.resume_later
         for c in postponed:
@@ -44,9 +52,16 @@ class ClientPause:
             if not c.closed:
                 resume(c)
 
+    def _update(self):
+        self.kind = max((k for k, _ in self.purposes.values()), default=0)
+        self.end_ms = max((e for _, e in self.purposes.values()), default=0)
+
     def check_end(self):
-        if self.kind and self.srv.now_ms >= self.end_ms:
-            self.unpause()
+        if self.kind:
+            now = self.srv.now_ms
+            for purpose, (_kind, end) in list(self.purposes.items()):
+                if now >= end:
+                    self.unpause(purpose)
 
     def holds(self, c, cmd):
         """True when `cmd` from `c` must wait for the pause to end."""

@@ -33,6 +33,7 @@ from engine.client import FLAG_REPLICA
 from engine.info import replid as server_replid
 
 from .backlog import Backlog
+from .failover import NO_FAILOVER, Failover, accept_failover_psync
 from .role_switch import RoleSwitch
 
 WAIT_BGSAVE_START, WAIT_BGSAVE_END, ONLINE = "wait_bgsave", "wait_bgsave_end", "online"
@@ -93,6 +94,7 @@ class Primary(RoleSwitch):
         self.last_ping = self.last_keepalive = time.monotonic()
         self.no_replicas_since = time.monotonic()
         self.sync_full = self.sync_partial_ok = self.sync_partial_err = 0
+        self.failover = Failover(self)  # FAILOVER's state machine (failover.py)
         server.client_free_hooks.append(self._client_gone)
         server.cron_hooks.append(self.cron)
         server.role_reply = self.role_reply
@@ -116,9 +118,12 @@ class Primary(RoleSwitch):
     # -- the write stream ------------------------------------------------------------
 
     def feed(self, data):
-        """propagate()'s bytes. While a replica applies its primary's stream,
-        the primary's own bytes are passed on instead (feed_from_primary)."""
-        if self.srv.applying_primary_stream:
+        """propagate()'s bytes. A replica passes on its primary's stream as
+        it came (feed_from_primary) and nothing of its own: as in Redis, a
+        PUBLISH its clients send (Sentinel's hellos) or a write on a
+        writable replica must not move its offset away from its primary's,
+        or no partial resync would match after a failover."""
+        if self.srv.is_replica:
             return
         self._feed(data)
         c = self.srv.current_client
@@ -188,6 +193,7 @@ class Primary(RoleSwitch):
                 self.refresh_good_replicas()
                 if self.waiters:
                     self._serve_waiters()
+                self.failover.check()
                 return None  # a replica's ACK gets no reply
             elif opt == b"getack":
                 return None  # only a primary asks for ACKs
@@ -197,8 +203,13 @@ class Primary(RoleSwitch):
                 return resp.error(b"ERR Unrecognized REPLCONF option: %s" % argv[i])
         return resp.OK
 
-    def psync(self, c, replid, offset):
-        """PSYNC: a partial resync when the backlog allows it, else a full one."""
+    def psync(self, c, replid, offset, failover=False):
+        """PSYNC: a partial resync when the backlog allows it, else a full
+        one. `failover`: our primary hands over to us (failover.py)."""
+        if failover and (err := accept_failover_psync(self, c, replid)) is not None:
+            return err
+        if self.failover.state != NO_FAILOVER:
+            return resp.error(b"NOMASTERLINK Can't SYNC while failing over")
         link = self.link_of(c)
         if link.state is not None:
             return None  # already a replica: Redis ignores it
@@ -223,6 +234,8 @@ class Primary(RoleSwitch):
 
     def sync(self, c):
         """SYNC, the pre-PSYNC protocol: always a full resync, no +FULLRESYNC line."""
+        if self.failover.state != NO_FAILOVER:
+            return resp.error(b"NOMASTERLINK Can't SYNC while failing over")
         link = self.link_of(c)
         if link.state is not None:
             return None
@@ -388,6 +401,7 @@ class Primary(RoleSwitch):
         self.waiters = still
 
     def before_sleep(self):
+        self.failover.check()
         if self.getack_wanted:
             self.getack_wanted = False
             if self.backlog is not None and self.upstream is None:
@@ -413,6 +427,7 @@ class Primary(RoleSwitch):
     def cron(self):
         if self.upstream is not None:
             self.upstream.cron()
+        self.failover.check()
         self.refresh_good_replicas()
         self._backlog_ttl()
         waiting = self._waiting()
@@ -423,8 +438,10 @@ class Primary(RoleSwitch):
             return
         now = time.monotonic()
         # A replica passes its primary's PINGs on and makes none: its stream
-        # must stay byte for byte its primary's.
-        if self.upstream is None and now - self.last_ping >= self.config["repl-ping-replica-period"]:
+        # must stay byte for byte its primary's. Nor while a FAILOVER waits
+        # for a replica to reach our offset.
+        if (self.upstream is None and now - self.last_ping >= self.config["repl-ping-replica-period"]
+                and self.failover.state == NO_FAILOVER):
             self.last_ping = now
             self.feed(PING)
         if now - self.last_keepalive >= 1.0:
@@ -488,8 +505,16 @@ class Primary(RoleSwitch):
                 self.no_replicas_since = time.monotonic()
 
     def _name(self, link):
-        host = link.ip or link.client.addr.rsplit(":", 1)[0]
-        return "%s:%d" % (host, link.port)
+        return "%s:%d" % (self.link_host(link), link.port)
+
+    @staticmethod
+    def link_host(link):
+        """The address a replica is known by: its announced ip, else its peer's."""
+        return link.ip or link.client.addr.rsplit(":", 1)[0]
+
+    @staticmethod
+    def is_online(link):
+        return link.state == ONLINE
 
     def info_fields(self):
         replicas = self.replicas()
@@ -500,11 +525,11 @@ class Primary(RoleSwitch):
             state = {WAIT_BGSAVE_START: "wait_bgsave", WAIT_BGSAVE_END: "wait_bgsave",
                      WAIT_FIRST_ACK: "online"}.get(link.state, link.state)
             fields.append(("slave%d" % i, "ip=%s,port=%d,state=%s,offset=%d,lag=%d" % (
-                link.ip or link.client.addr.rsplit(":", 1)[0], link.port, state, link.ack_offset,
+                self.link_host(link), link.port, state, link.ack_offset,
                 int(wall - link.ack_time))))
         b = self.backlog
         fields += [
-            ("master_failover_state", "no-failover"),
+            ("master_failover_state", self.failover.state),
             ("master_replid", self.replid),
             ("master_replid2", self.replid2),
             ("master_repl_offset", self.offset),

@@ -36,6 +36,7 @@ from engine.util import release_free_memory
 from rdb import RDBError, SaveError, load_buffer
 
 CONNECT, CONNECTING, HANDSHAKE, TRANSFER, CONNECTED = "connect", "connecting", "handshake", "sync", "connected"
+CLOSING = "replication turned off"  # drop()'s reason when REPLICAOF NO ONE (or another primary) ends the link
 READ_SIZE = 1 << 16
 MASTERDOWN = b"MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
 EOF_MARK_LEN = 40
@@ -92,12 +93,14 @@ class ReplicaOf:
             sock = socket.socket(family, socket.SOCK_STREAM)
         except OSError as e:
             logsetup.warning("Unable to connect to MASTER: %s", e.strerror or e)
+            self.primary.failover.link_failed(e.strerror or str(e))
             return
         sock.setblocking(False)
         err = sock.connect_ex(addr)
         if err not in (0, errno.EINPROGRESS):
             sock.close()
             logsetup.warning("Unable to connect to MASTER: %s", os.strerror(err))
+            self.primary.failover.link_failed(os.strerror(err))
             return
         self.sock = sock
         self.state = CONNECTING
@@ -108,6 +111,8 @@ class ReplicaOf:
 
     def drop(self, why):
         """Close the link; the cron reconnects (PSYNC from where we are)."""
+        if self.state in (CONNECT, CONNECTING, HANDSHAKE) and why != CLOSING:
+            self.primary.failover.link_failed(why)  # a FAILOVER's target out of reach: roll back
         if self.sock is not None:
             fd = self.sock.fileno()
             self.srv.other_fds.pop(fd, None)
@@ -130,7 +135,7 @@ class ReplicaOf:
             self.connect()
 
     def close(self):
-        self.drop("replication turned off")
+        self.drop(CLOSING)
         self.state = None
         self.srv.masterdown_reason = None
 
@@ -189,7 +194,7 @@ class ReplicaOf:
             cmds.append([b"REPLCONF", b"ip-address", ip.encode()])
         cmds.append([b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])
         replid, offset = self.primary.psync_args()
-        cmds.append([b"PSYNC", replid.encode(), b"%d" % offset])
+        cmds.append([b"PSYNC", replid.encode(), b"%d" % offset] + self.primary.failover.psync_flag())
         if replid != "?":
             logsetup.notice("Trying a partial resynchronization (request %s:%d).", replid, offset)
         self.expect = [argv[0].decode() + ("" if argv[0] != b"REPLCONF" else " " + argv[1].decode())
@@ -254,6 +259,7 @@ class ReplicaOf:
             # is loaded: a link cut during the transfer must not leave us
             # claiming (to a PSYNC) a history whose data we do not hold.
             self.fullsync_from = (replid, offset)
+            self.primary.failover.target_accepted()
             self.state = TRANSFER
             self.transfer_size = -1
             self.eof_mark = None
@@ -265,8 +271,13 @@ class ReplicaOf:
             self.primary.continue_from_primary(new)
             logsetup.notice("Successful partial resynchronization with master.")
             logsetup.notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.")
+            self.primary.failover.target_accepted()
             self._online()
             return True
+        if self.primary.failover.target_refused():
+            logsetup.notice("Master does not support PSYNC or is in error state (reply: %s)",
+                            line.decode(errors="replace"))
+            return False  # rolled back: we are a primary again, this link is closed
         logsetup.warning("Unexpected reply to PSYNC from master: %s", line.decode(errors="replace"))
         self.drop("PSYNC refused")
         return False

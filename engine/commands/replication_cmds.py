@@ -21,7 +21,9 @@ def psync(c, argv):
         offset = int(argv[2])
     except ValueError:
         return resp.error(b"ERR value is not an integer or out of range")
-    return _primary(c).psync(c, argv[1], offset)
+    # PSYNC replid offset FAILOVER: our primary hands over to us (replication/failover.py)
+    failover = len(argv) > 3 and argv[3].lower() == b"failover"
+    return _primary(c).psync(c, argv[1], offset, failover)
 
 
 @command("sync", 1, "admin noscript no-async-loading no-multi", group="server", since="1.0.0",
@@ -40,8 +42,10 @@ def _replicaof(c, argv):
     if c.kind == "master":
         return resp.error(b"ERR Command is not valid when client is a replica.")
     primary = _primary(c)
+    if primary.failover.state != "no-failover":
+        return resp.error(b"ERR REPLICAOF not allowed while failing over.")
     if argv[1].lower() == b"no" and argv[2].lower() == b"one":
-        primary.replicaof_no_one()
+        primary.replicaof_no_one("user request from '%s'" % c.info_line())
         return resp.OK
     try:
         port = int(argv[2])
@@ -78,3 +82,9 @@ def wait(c, argv):
     if timeout < 0:
         return resp.error(b"ERR timeout is negative")
     return _primary(c).wait(c, numreplicas, timeout)
+
+
+@command("failover", -1, "admin noscript stale", group="server", since="6.2.0",
+         summary="Start a coordinated failover between this server and one of its replicas.", complexity="O(1)")
+def failover(c, argv):
+    return _primary(c).failover.command(c, argv)
