@@ -69,10 +69,10 @@ class ClientPause:
             return False
         if self.kind == PAUSE_ALL:
             return True
-        if cmd.is_write or "may-replicate" in cmd.flags:
+        if cmd.may_replicate:
             return True
         if cmd.name == b"exec" and c.multi_queue:
-            return any(q.is_write or "may-replicate" in q.flags for q, _argv in c.multi_queue)
+            return any(q.may_replicate for q, _argv in c.multi_queue)
         return False
 
     def postpone(self, c, argv):

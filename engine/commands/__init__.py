@@ -24,7 +24,7 @@ class Command:
     __slots__ = ("name", "handler", "arity", "flags", "first_key", "last_key", "step",
                  "group", "summary", "since", "complexity", "subcommands", "parent",
                  "acl_categories", "calls", "usec", "rejected_calls", "failed_calls",
-                 "is_write", "fullname", "doc_args", "runner")
+                 "is_write", "may_replicate", "fullname", "doc_args", "runner")
 
     def __init__(self, name, handler, arity, flags, keys, group, summary, since, complexity,
                  acl_categories, parent=None, doc_args=None):
@@ -42,6 +42,7 @@ class Command:
         self.parent = parent
         self.acl_categories = tuple(acl_categories)
         self.is_write = "write" in self.flags
+        self.may_replicate = self.is_write or "may-replicate" in self.flags  # what CLIENT PAUSE WRITE holds
         self.doc_args = doc_args or []
         self.calls = 0
         self.usec = 0
