@@ -9,7 +9,6 @@ comes back. Every write acknowledged with WAIT 1 before the failover is
 there after it, and redis-py's Sentinel client finds the new primary."""
 
 import threading
-import time
 
 import pytest
 import redis
