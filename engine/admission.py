@@ -88,8 +88,13 @@ class Admission:
 
     def _refusal(self, c, cmd, argv):
         """Why `cmd` may not run (or be queued in MULTI) now, in Redis's
-        order: MISCONF/NOREPLICAS, READONLY, MASTERDOWN, LOADING. None: it may.
+        order: OOM (maxmemory, which may evict first: engine/eviction.py),
+        MISCONF/NOREPLICAS, READONLY, MASTERDOWN, LOADING. None: it may.
         Our primary's stream is never refused."""
+        if self.eviction.limit and c.kind == "normal" and not self.in_exec:
+            err = self.eviction.refusal(c, cmd)
+            if err is not None:
+                return err
         if c.kind != "master":
             if cmd.is_write:
                 if self.write_block_reason is not None:

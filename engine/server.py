@@ -16,6 +16,7 @@ from .admission import PROTECTED_MODE_DENIED, Admission
 from .blocking import Blocking
 from .command_tables import command_tables
 from .eventloop import EventLoop
+from .eviction import Eviction
 from .keyspace import Keyspace
 from .output_limits import OutputLimits
 from .pause import ClientPause
@@ -82,6 +83,7 @@ class Server(Admission):
         self.blocking = Blocking(self)
         self.pause = ClientPause(self)  # CLIENT PAUSE (engine/pause.py)
         self.output_limits = OutputLimits(self)  # client-output-buffer-limit normal/pubsub
+        self.eviction = Eviction(self)  # maxmemory: swaps in a hot-path table without denyoom commands
         config.on_change("loglevel", lambda _o, new: logsetup.set_level(new))
         self._set_slowlog_threshold()
         config.on_change("slowlog-log-slower-than", self._set_slowlog_threshold)

@@ -38,6 +38,9 @@ class Stats:
         self.total_reads_processed = 0  # socket reads that returned data (INFO stats)
         self.total_writes_processed = 0  # socket writes of queued replies
         self.errors = {}  # error prefix (str) -> count (INFO errorstats)
+        self.evicted_keys = 0  # maxmemory (engine/eviction.py)
+        self.total_eviction_exceeded_us = 0.0
+        self.eviction_exceeded_since = 0.0  # monotonic time memory first stood over maxmemory, 0: it does not
         self.ops = _Metric()
         self.net_in = _Metric()
         self.net_out = _Metric()

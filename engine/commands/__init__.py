@@ -180,7 +180,7 @@ def subcommand_syntax_error(argv):
 
 _MODULES = ("keys", "strings", "string_runs", "counters", "expire", "connection", "server_cmds", "introspection",
             "client_cmds", "debug", "pubsub", "transactions", "blocking", "persistence",
-            "lists", "hashes", "sets", "zsets", "sort", "replication_cmds")
+            "lists", "hashes", "sets", "zsets", "sort", "replication_cmds", "memory_cmds")
 
 
 def load_all():
