@@ -66,11 +66,17 @@ class Admission:
         return True
 
     def _gate(self, c, cmd, argv):
-        """Checks for clients in a special state (not authenticated, inside
-        MULTI, subscribed in RESP2). True if the command was handled here."""
-        if not c.authenticated and cmd.name not in _NO_AUTH_COMMANDS:
+        """Checks for clients in a special state (not authenticated, ACL
+        user restricted, inside MULTI, subscribed in RESP2). True if the
+        command was handled here."""
+        if not c.authenticated and cmd.name not in _NO_AUTH_COMMANDS and self.acl.auth_required():
             self._reject(c, cmd, b"NOAUTH Authentication required.")
             return True
+        if c.multi_queue is None or "no-multi" not in cmd.flags:  # Redis refuses those first
+            err = self.acl.denial(c, cmd, argv)  # engine/acl: -NOPERM, or None
+            if err is not None:
+                self._reject(c, cmd, err)
+                return True
         if c.multi_queue is not None and cmd.name not in _MULTI_PASSTHROUGH:
             err = b"ERR Command not allowed inside a transaction" if "no-multi" in cmd.flags else \
                 self._refusal(c, cmd, argv)  # refused at queue time: EXEC then aborts, as in Redis

@@ -57,7 +57,7 @@ class Client:
         self.name = b""
         self.lib_name = b""
         self.lib_ver = b""
-        self.authenticated = not server.config["requirepass"]
+        self.authenticated = server.acl.default_open()
         self.user = "default"
         self.wbuf = []  # encoded replies not yet written
         self.wbuf_bytes = 0
@@ -95,10 +95,11 @@ class Client:
     def update_gate(self):
         """Recompute `gated`: True while the client is in a state where its
         commands need checks beyond the hot path (not authenticated, inside
-        MULTI, subscribed, replies switched off). Call after changing any of
-        those."""
+        MULTI, subscribed, replies switched off, an ACL user that may not run
+        everything). Call after changing any of those."""
         self.gated = (not self.authenticated or self.multi_queue is not None or bool(self.subscriptions)
-                      or bool(self.psubscriptions) or self.reply_mode != "on" or self.skip_next_reply)
+                      or bool(self.psubscriptions) or self.reply_mode != "on" or self.skip_next_reply
+                      or self.server.acl.gates(self))
 
     # -- output -----------------------------------------------------------------
 

@@ -39,6 +39,8 @@ class Config:
         self.hooks = {}  # name -> fn(old, new) applying a runtime change
         self.renamed_commands = {}  # rename-command old -> new (b"" disables)
         self.loaded_from_file = {}  # name -> raw text as the file/flags gave it
+        self.acl_users = []  # `user` lines, checked: [name, rule, ...] (bytes), loaded by engine/acl
+        self.user_lines = None  # fn() -> the `user` lines CONFIG REWRITE writes (engine/acl sets it)
         self.on_change("dir", apply_dir)
         self.on_change("repl-backlog-size", self._clamp_backlog)
 
@@ -100,6 +102,14 @@ class Config:
                 paths = [pattern]
             for path in paths:
                 self.load_text(_read_conf(path))  # CONFIG REWRITE keeps to the main file
+            return
+        if name == "user" and args:
+            from .acl.aclfile import check_config_user  # noqa: PLC0415 - only configs that declare users
+
+            try:
+                self.acl_users.append(check_config_user(args, {u[0] for u in self.acl_users}))
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
             return
         if name == "rename-command":
             if len(args) != 2:
@@ -228,11 +238,15 @@ class Config:
         except FileNotFoundError:
             lines = []
         out, done = [], set()
+        users = list(self.user_lines()) if self.user_lines is not None else None
         for raw in lines:
             s = raw.strip()
             argv = split_args(s.encode()) if s and not s.startswith("#") else None
             if not argv:
                 out.append(raw)
+                continue
+            if users is not None and argv[0].lower() == b"user":
+                out.append(users.pop(0) if users else "")  # users take the old lines' places, in order
                 continue
             opt = lookup(argv[0].decode(errors="replace"))
             if opt is None:
@@ -250,6 +264,7 @@ class Config:
             # dir is always written (Redis: the absolute working directory)
             if o.name == "dir" or o.format(self.values[o.name]) != o.format(o.default):
                 extra.extend(self._rewrite_lines(o))
+        extra += users or []
         if extra:
             if _SIGNATURE not in (x.strip() for x in out):
                 if out and out[-1].strip():

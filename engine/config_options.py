@@ -278,6 +278,9 @@ OPTIONS = [
     Option("requirepass", "string", "", sensitive=True),
     Option("masterauth", "string", "", sensitive=True),
     Option("masteruser", "string", ""),
+    Option("aclfile", "string", "", mutable=False),
+    Option("acllog-max-len", "int", 128, lo=0),
+    Option("acl-pubsub-default", "enum", "resetchannels", choices=("allchannels", "resetchannels")),
     Option("enable-debug-command", "enum", "no", choices=("yes", "no", "local"), mutable=False),
     Option("enable-protected-configs", "enum", "no", choices=("yes", "no", "local"), mutable=False),
     Option("proto-max-bulk-len", "memory", 512 * 1024 * 1024, lo=1024 * 1024),
@@ -358,8 +361,6 @@ OPTIONS = [
     Option("hll-sparse-max-bytes", "memory", 3000, lo=0),
     # Accepted and reported for compatibility with redis.conf files and tools;
     # Holdfast has no machinery they would tune (defrag, jemalloc, THP, ...).
-    Option("acllog-max-len", "int", 128, lo=0),
-    Option("acl-pubsub-default", "enum", "resetchannels", choices=("allchannels", "resetchannels")),
     Option("activedefrag", "bool", False),
     Option("active-defrag-cycle-min", "int", 1, lo=1, hi=99),
     Option("active-defrag-cycle-max", "int", 25, lo=1, hi=99),

@@ -12,6 +12,7 @@ import os
 import time
 
 from . import logsetup, monitor, resp
+from .acl import Acl
 from .admission import PROTECTED_MODE_DENIED, Admission
 from .blocking import Blocking
 from .command_tables import command_tables
@@ -83,6 +84,7 @@ class Server(Admission):
         self.blocking = Blocking(self)
         self.pause = ClientPause(self)  # CLIENT PAUSE (engine/pause.py)
         self.output_limits = OutputLimits(self)  # client-output-buffer-limit normal/pubsub
+        self.acl = Acl(self)  # users, requirepass, the aclfile (engine/acl/)
         self.eviction = Eviction(self)  # maxmemory: swaps in a hot-path table without denyoom commands
         config.on_change("loglevel", lambda _o, new: logsetup.set_level(new))
         self._set_slowlog_threshold()
@@ -429,7 +431,7 @@ class Server(Admission):
         """The bytes to send a connection we refuse, or None to accept it."""
         if len(self.clients) >= self.config["maxclients"]:
             return b"-ERR max number of clients reached\r\n"
-        if (self.config["protected-mode"] and not self.config["requirepass"] and not is_unix
+        if (self.config["protected-mode"] and self.acl.default.nopass and not is_unix
                 and not _is_loopback(peer[0])):
             return PROTECTED_MODE_DENIED
         return None

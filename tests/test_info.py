@@ -9,7 +9,10 @@ import redis
 from rawresp import RawConn
 
 # Holdfast's own additions to INFO (documented extensions).
-HOLDFAST_EXTRA = {"holdfast_version"}
+HOLDFAST_EXTRA = {"holdfast_version",
+                  # ACL denial counters: Redis 7.2's fields (7.0 has none), at the end of Stats as 7.2 has them
+                  "acl_access_denied_auth", "acl_access_denied_cmd", "acl_access_denied_key",
+                  "acl_access_denied_channel"}
 # Redis fields whose per-command lines Holdfast does not produce yet.
 LATENCY_PREFIX = "latency_percentiles_usec_"
 

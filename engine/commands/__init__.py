@@ -191,4 +191,5 @@ def load_all():
         except ModuleNotFoundError as e:
             if e.name != __name__ + "." + m:
                 raise
+    importlib.import_module("engine.acl.commands")  # the ACL family lives with the rest of ACLs
     return TABLE

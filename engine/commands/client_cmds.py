@@ -62,7 +62,8 @@ def client_setinfo(c, argv):
 def _clients_text(clients):
     now = _now()
     # a client that has sent nothing yet shows cmd=NULL, as Redis
-    return "".join(cl.info_line(now).replace(" cmd=null ", " cmd=NULL ") + "\n" for cl in clients).encode()
+    text = "".join(cl.info_line(now).replace(" cmd=null ", " cmd=NULL ") + "\n" for cl in clients)
+    return text.encode("utf-8", "surrogateescape")  # user names are any bytes
 
 
 @subcommand("client", "list", -2, "admin noscript loading stale",
@@ -131,9 +132,10 @@ def client_kill(c, argv):
             elif opt == b"laddr":
                 laddr = val
             elif opt == b"user":
-                if val != b"default":  # the only user until ACLs exist
+                u = srv.acl.get(val)
+                if u is None:
                     return resp.error(b"ERR No such user '%s'" % val)
-                user = "default"
+                user = u.name
             elif opt == b"skipme":
                 if val.lower() == b"yes":
                     skipme = True
@@ -353,7 +355,7 @@ def reset(c, argv):
     c.db = srv.keyspace.dbs[0]
     c.resp = 2
     c.user = "default"
-    c.authenticated = not srv.config["requirepass"]
+    c.authenticated = srv.acl.default_open()
     c.multi_queue = None
     c.multi_error = False
     if c.watched_keys:

@@ -49,15 +49,10 @@ def select(c, argv):
 WRONGPASS = b"WRONGPASS invalid username-password pair or user is disabled."
 
 
-def check_credentials(c, user, password):
-    """True if user/password are valid (the default user and requirepass
-    until ACL users exist)."""
-    required = c.server.config["requirepass"]
-    if user != b"default":
-        return False
-    if not required:
-        return True
-    return password == required.encode("utf-8", "surrogateescape")
+def check_credentials(c, user, password, argv0=b"AUTH"):
+    """True and `c` is authenticated as `user` when the pair is valid (ACL
+    users, engine/acl); a failure goes to ACL LOG."""
+    return c.server.acl.authenticate(c, user, password, argv0)
 
 
 def redact(argv, *positions):
@@ -81,16 +76,13 @@ def _auth(c, argv):
     if len(argv) > 3:
         return resp.error(b"ERR syntax error")
     if len(argv) == 2:
-        if not c.server.config["requirepass"]:
+        if c.server.acl.default.nopass:
             return resp.error(b"ERR AUTH <password> called without any password configured for the default "
                               b"user. Are you sure your configuration is correct?")
         user, password = b"default", argv[1]
     else:
         user, password = argv[1], argv[2]
-    if check_credentials(c, user, password):
-        c.authenticated = True
-        c.user = user.decode(errors="replace")
-        c.update_gate()
+    if check_credentials(c, user, password, argv[0]):
         return resp.OK
     from .. import logsetup
 
@@ -135,12 +127,8 @@ def _hello(c, argv):
             i += 2
         else:
             return resp.error(b"ERR Syntax error in HELLO option '%s'" % argv[i])
-    if user is not None:
-        if not check_credentials(c, user, password):
-            return resp.error(WRONGPASS)
-        c.authenticated = True
-        c.user = user.decode(errors="replace")
-        c.update_gate()
+    if user is not None and not check_credentials(c, user, password, argv[0]):
+        return resp.error(WRONGPASS)
     if not c.authenticated:
         return resp.error(b"NOAUTH HELLO must be called with the client already authenticated, otherwise the "
                           b"HELLO AUTH <user> <pass> option can be used to authenticate the client and "
