@@ -435,3 +435,30 @@ def test_memory_stats_doctor_malloc_stats(holdfast_factory, redis_factory):
     assert hf.execute_command("MEMORY", "MALLOC-STATS")
     assert hf.memory_purge() is True
     assert hf.memory_stats()["keys.count"] == 100_001
+
+
+def test_hot_path_keeps_writes_until_memory_nears_the_limit():
+    """Far below maxmemory, denyoom commands keep run_batch's fast table (a
+    per-command check halves pipelined SETs); within the headroom (an
+    eighth of the limit, 4 MiB at least) they go through the full check."""
+    import engine.eviction as ev  # noqa: PLC0415
+    from engine.config import Config  # noqa: PLC0415
+    from engine.server import Server  # noqa: PLC0415
+
+    srv = Server(Config())
+    full = srv.fast_commands
+    assert b"set" in full
+    srv.config.set_many([("maxmemory", "256mb")])
+    assert srv.fast_commands is full  # an empty server: far from the limit
+    db = srv.keyspace.dbs[0]
+    for i in range(200000):  # ~30 MB of small strings
+        db.data[b"key:%d" % i] = b"v" * 100
+    srv.config.set_many([("maxmemory", "%d" % (srv.eviction.estimate.counted(0.0) + (2 << 20)))])  # 2 MB free
+    assert b"set" not in srv.fast_commands and b"get" in srv.fast_commands
+    srv.config.set_many([("maxmemory", "2gb")])
+    srv.eviction.picked_at = 0.0
+    srv.eviction.pick_table()
+    assert srv.fast_commands is full
+    srv.config.set_many([("maxmemory", "0")])
+    assert srv.fast_commands is full and srv.eviction.pick_table not in srv.before_sleep_hooks
+    assert ev.HEADROOM_MIN == 4 << 20
