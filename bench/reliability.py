@@ -9,7 +9,8 @@ than CI gives them, and crash rounds, written as figures.
   target (6 hypothesis targets, plus 120 mutated pipelines to a live server);
 - soak: tests/test_soak.py for HOLDFAST_SOAK_SECONDS, with io-threads 1 and 4;
 - faults: the suites that feed bad files, full disks, dying links, limits
-  and protocol abuse to real servers, counted test by test;
+  (maxmemory among them), protocol abuse and unauthorized users to real
+  servers, counted test by test;
 - crash rounds: bench/durability.py's power-loss rounds per appendfsync
   policy (writes acknowledged, writes lost);
 - crash loop: bench/crashloop.py's rounds on one directory, with BGSAVE
@@ -33,7 +34,8 @@ from .serverproc import ROOT, exit_on_sigterm, holdfast_command
 
 FAULT_SUITES = ("test_rdb_corrupt.py", "test_rdb_disk_full.py", "test_disk_faults.py", "test_aof.py",
                 "test_aof_checktool.py", "test_replication_faults.py", "test_protocol.py", "test_output_limits.py",
-                "test_protected_mode.py", "test_io_threads.py", "test_client_pause.py", "test_crash_loop.py")
+                "test_protected_mode.py", "test_io_threads.py", "test_client_pause.py", "test_crash_loop.py",
+                "test_maxmemory.py", "test_acl.py", "test_acl_vs_redis.py")
 FUZZ_TARGETS = 6
 LIVE_FUZZ_CASES = 120
 
