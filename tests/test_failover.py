@@ -19,6 +19,13 @@ def _link_up(srv, primary_port=None):
         primary_port is None or info["master_port"] == primary_port)
 
 
+def _online(primary):
+    """The primary counts its replica online (after the replica's first ACK):
+    only then may it be a FAILOVER target."""
+    info = primary.client().info("replication")
+    return info.get("slave0", {}).get("state") == "online"
+
+
 def _state(srv):
     return srv.client().info("replication")["master_failover_state"]
 
@@ -65,6 +72,9 @@ def test_failover_hands_over_without_losing_writes(holdfast_factory):
     other = holdfast_factory("--replicaof", "127.0.0.1", str(primary.port))
     for r in (target, other):
         wait_until(lambda r=r: _link_up(r), what="replica link")
+    wait_until(lambda: primary.client().info("replication")["connected_slaves"] == 2 and all(
+        v.get("state") == "online" for k, v in primary.client().info("replication").items()
+        if k.startswith("slave") and isinstance(v, dict)), what="replicas online")
     acked = []
     refused = []
     stop = threading.Event()
@@ -110,6 +120,7 @@ def test_failover_to_any_replica_picks_one_that_caught_up(holdfast_factory):
     primary = holdfast_factory()
     replica = holdfast_factory("--replicaof", "127.0.0.1", str(primary.port))
     wait_until(lambda: _link_up(replica), what="replica link")
+    wait_until(lambda: _online(primary), what="replica online for the primary")
     primary.client().set("k", "v")
     assert primary.client().execute_command("FAILOVER") == b"OK"
     assert "FAILOVER requested to any replica." in primary.log()
@@ -175,6 +186,7 @@ def test_holdfast_primary_hands_over_to_a_redis_replica(holdfast_factory, redis_
     primary = holdfast_factory()
     replica = redis_factory("--replicaof", "127.0.0.1", str(primary.port))
     wait_until(lambda: _link_up(replica), what="redis replica link")
+    wait_until(lambda: _online(primary), what="replica online for the primary")
     primary.client().mset({"a": 1, "b": 2})
     assert primary.client().execute_command("FAILOVER", "TO", "127.0.0.1", replica.port) == b"OK"
     wait_until(lambda: _link_up(primary, replica.port), what="holdfast follows redis")
@@ -189,6 +201,7 @@ def test_redis_primary_hands_over_to_a_holdfast_replica(holdfast_factory, redis_
     primary = redis_factory()
     replica = holdfast_factory("--replicaof", "127.0.0.1", str(primary.port))
     wait_until(lambda: _link_up(replica), what="holdfast replica link")
+    wait_until(lambda: _online(primary), what="replica online for the primary")
     primary.client().mset({"a": 1, "b": 2})
     assert primary.client().execute_command("FAILOVER", "TO", "127.0.0.1", replica.port) == b"OK"
     wait_until(lambda: _link_up(primary, replica.port), what="redis follows holdfast")
