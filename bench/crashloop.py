@@ -65,7 +65,7 @@ def _temp_files(d):
     return sorted(names)
 
 
-def _pid_gone(pid, timeout=5.0):
+def pid_gone(pid, timeout=5.0):
     """True once `pid` is no process (or a zombie nobody reaps: dead too)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -150,7 +150,7 @@ def one_round(d, rnd, rng, acked_before, writers=3):
         log = f.read()
     children = [int(p) for p in _CHILD_STARTED.findall(log)]
     result["children_started"] = len(children)
-    result["child_outlived_server"] = bool(children) and not _pid_gone(children[-1])
+    result["child_outlived_server"] = bool(children) and not pid_gone(children[-1])
     power_loss = rng.random() < 0.5
     result["power_loss"] = power_loss
     result["bytes_dropped"] = sum(powerloss.drop_unsynced(os.path.join(d, "appendonlydir"), "appendonly.aof",

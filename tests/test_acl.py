@@ -15,7 +15,7 @@ import redis
 from rawresp import RawConn
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from test_replication_primary import wait_until
+from test_replication_primary import in_sync, wait_until
 
 from engine.client import Client
 from engine.config import Config
@@ -390,7 +390,7 @@ def test_replica_authenticates_as_an_acl_user(holdfast_factory):
                                "--masterauth", "repl-pw")
     wait_until(lambda: replica.client().info("replication")["master_link_status"] == "up", what="the sync")
     p.set("k2", "v2")
-    wait_until(lambda: in_sync_auth(primary, replica), what="the stream")
+    wait_until(lambda: in_sync(primary, replica, password="admin-pw"), what="the stream")
     assert replica.client().get("k2") == b"v2"
     assert any(c["user"] == "repl" and "S" in c["flags"] for c in p.client_list())
     wrong = holdfast_factory("--replicaof", "127.0.0.1", str(primary.port), "--masteruser", "repl",
@@ -406,15 +406,3 @@ def test_replica_authenticates_as_an_acl_user(holdfast_factory):
     wait_until(lambda: any(e["object"] == "psync" and e["reason"] == "command" for e in p.acl_log()),
                what="the refused PSYNC")
     assert replica.client().info("replication")["master_link_status"] == "down"
-
-
-def in_sync_auth(primary, replica):
-    p, r = primary.client(password="admin-pw"), replica.client()
-    try:
-        ri = r.info("replication")
-        return ri.get("master_link_status") == "up" and \
-            ri["slave_repl_offset"] == p.info("replication")["master_repl_offset"]
-    finally:
-        p.close()
-        r.close()
-

@@ -10,22 +10,9 @@ import subprocess
 import sys
 import time
 
-from bench.crashloop import run_loop
+from bench.crashloop import pid_gone, run_loop
 
 DEBUG = ("--enable-debug-command", "yes")
-
-
-def _gone(pid, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open("/proc/%d/stat" % pid, "rb") as f:
-                if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
-                    return True
-        except FileNotFoundError:
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def _dead_pid():
@@ -72,7 +59,7 @@ def test_killed_server_takes_its_snapshot_child_along(holdfast_factory, tmp_path
         time.sleep(0.02)
     assert os.path.exists(temp)
     srv.kill()
-    assert _gone(child), "the snapshot child outlived its server"
+    assert pid_gone(child), "the snapshot child outlived its server"
     assert os.path.exists(temp)  # what the next start must clean up
     srv.start()
     assert not os.path.exists(temp)

@@ -10,6 +10,7 @@ import pytest
 import redis
 from blockconn import stream
 from rawresp import RawConn
+from test_replication_primary import wait_until
 
 # MEMORY USAGE of Holdfast over redis-server's for the same value: Python
 # objects are bigger than listpacks and intsets. Big values and containers
@@ -18,13 +19,6 @@ from rawresp import RawConn
 # containers up to ~22x (an empty Python set or dict alone is 200+ bytes).
 USAGE_FACTOR_BIG = (0.6, 8.0)
 USAGE_FACTOR_SMALL = (1.0, 30.0)
-
-
-def wait_until(pred, timeout=30, what="condition"):
-    deadline = time.time() + timeout
-    while not pred():
-        assert time.time() < deadline, "timed out waiting for " + what
-        time.sleep(0.05)
 
 
 def dataset(r):

@@ -19,9 +19,10 @@ def wait_until(pred, timeout=30, what="condition"):
         time.sleep(0.05)
 
 
-def in_sync(primary, replica):
-    """The replica's link is up and it has applied everything the primary sent."""
-    p, r = primary.client(), replica.client()
+def in_sync(primary, replica, **primary_client_kw):
+    """The replica's link is up and it has applied everything the primary
+    sent (`primary_client_kw`: a password, where the primary wants one)."""
+    p, r = primary.client(**primary_client_kw), replica.client()
     try:
         ri = r.info("replication")
         return ri.get("master_link_status") == "up" and \
