@@ -69,7 +69,9 @@ class RequestParser:
         When the data holds good requests followed by a malformed one, the good
         ones are returned and `self.error` is set: the caller runs them, then
         replies with the error and closes the connection, as Redis does."""
-        if not self.pending and not self.multibulk_left and data[:1] == b"*" and _BIG_MULTIBULK(data) is None:
+        if (not self.pending and not self.multibulk_left and data[:1] == b"*" and _BIG_MULTIBULK(data) is None
+                and (data.find(b">") < 0 and data.find(b"~") < 0 and data.find(b"|") < 0
+                     and data.find(b"+") < 0 and data.find(b"=") < 0 or _hiredis_may_take(data))):
             reader = self.reader
             reader.feed(data)
             try:
@@ -297,11 +299,28 @@ def _replay(data):
     return done, boundary, len(done) - at
 
 
-# A multibulk count of a million or more: hiredis would allocate the whole
-# list up front (and spend seconds freeing it), so such reads take the exact
-# path, which allocates as the arguments arrive. Payload bytes can match too;
-# that only costs the slower path.
+# What hiredis would get wrong goes to the exact path. Payload bytes can
+# match too; that only costs the slower path for that read.
+#
+# A count of a million or more for an aggregate (a multibulk; RESP3's set,
+# push and attribute, which hiredis also takes inside a request): hiredis
+# would allocate the whole list up front and spend seconds freeing it (a
+# nested `>100000000` took 2.5 s and 773 MB). The exact path allocates as
+# the arguments arrive, and refuses anything but `$` inside a request.
 _BIG_MULTIBULK = re.compile(rb"\*[1-9][0-9]{6}").search
+_BIG_RESP3_AGGREGATE = re.compile(rb"[~>|][1-9][0-9]{6}").search
+# A simple string or a verbatim string where a bulk belongs: hiredis hands
+# both back as bytes, indistinguishable from a `$` bulk; Redis refuses them
+# ("expected '$', got '+'"). An element's type byte always follows a CRLF.
+_SIMPLE_OR_VERBATIM_ELEMENT = re.compile(rb"\r\n[+=]").search
+
+
+def _hiredis_may_take(data):
+    """`data` holds one of the bytes `> ~ | + =` (rare in requests): the
+    slower, exact checks of whether hiredis can parse it as Redis would."""
+    return _BIG_RESP3_AGGREGATE(data) is None and _SIMPLE_OR_VERBATIM_ELEMENT(data) is None
+
+
 _SENTINEL_REQ = [b"\x00holdfast:request-boundary\x00"]
 _SENTINEL = b"*1\r\n$%d\r\n%s\r\n" % (len(_SENTINEL_REQ[0]), _SENTINEL_REQ[0])
 
