@@ -258,7 +258,13 @@ class EventLoop:
         if data:
             if len(data) == READ_SIZE:
                 c.read_size = READ_SIZE_BIG
-            self.server.process_input(c, data)
+            if c.close_after_reply:
+                return  # after QUIT or a protocol error nothing more is read
+            # Server.process_input, inline: this runs once per read.
+            parser = c.parser
+            self.server.process_requests(c, parser.parse(data), len(data))
+            if parser.error is not None or parser.pending:
+                self.server.after_parse(c)
             return
         logsetup.verbose("Client closed connection id=%d addr=%s", c.id, c.addr)
         self.server.free_client(c)

@@ -113,6 +113,12 @@ class Server(Admission):
             return  # after QUIT or a protocol error nothing more is read
         parser = c.parser
         self.process_requests(c, parser.parse(data), len(data))
+        self.after_parse(c)
+
+    def after_parse(self, c):
+        """A protocol error or an oversized query buffer found by the read
+        just run."""
+        parser = c.parser
         if parser.error is not None:
             err = parser.error
             parser.error = None
