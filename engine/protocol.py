@@ -83,10 +83,7 @@ class RequestParser:
                     out = [req]  # one request per read: unpipelined traffic
                 else:
                     out = [req, nxt]
-                    req = reader.gets()
-                    while req is not False:
-                        out.append(req)
-                        req = reader.gets()
+                    out += iter(reader.gets, False)  # the rest, called from C
             except (hiredis.ProtocolError, MemoryError):
                 return self._handover(data)
             if reader.has_data():

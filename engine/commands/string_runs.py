@@ -24,20 +24,25 @@ def get_run(c, reqs, i):
     data, expires, atime, lru = db.data, db.expires, db.atime, srv.lru_clock
     name = reqs[i][0]
     append = c.wbuf.append
+    lookup = data.get
+    frames = BULK_FRAMES
     j = i
     to_handler = 0
     for argv in islice(reqs, i, None):
-        if len(argv) != 2 or argv[0] != name:
+        try:
+            cname, key = argv  # fewer steps than len() and two subscripts
+        except ValueError:
+            break  # not two arguments: GET's handler answers the arity error
+        if cname != name:
             break
-        key = argv[1]
-        v = data.get(key)
+        v = lookup(key)
         if v.__class__ is bytes and (m := len(v)) < 4096:
             if expires and key in expires:
                 append(get(c, argv))  # may expire it first
                 to_handler += 1
             else:
                 atime[key] = lru
-                append(v.join(BULK_FRAMES[m]))
+                append(v.join(frames[m]))
         elif v is None:
             append(get(c, argv))  # a miss: counted (and notified) there
             to_handler += 1
@@ -64,14 +69,17 @@ def set_run(c, reqs, i):
     name = reqs[i][0]
     j = i
     for argv in islice(reqs, i, None):
-        if len(argv) != 3 or argv[0] != name:
+        try:
+            cname, key, value = argv  # fewer steps than len() and three subscripts
+        except ValueError:
+            break  # not three arguments: options, or an arity error, for set_
+        if cname != name:
             break
-        key = argv[1]
         if custom and key in custom:
             break  # freeing a big collection is not O(1): set_ runs it, timed alone
         if expires and key in expires:
             break  # set_ expires or clears the TTL
-        data[key] = argv[2]
+        data[key] = value
         atime[key] = lru
         if enc:
             enc.pop(key, None)
