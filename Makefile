@@ -54,6 +54,11 @@ demo: $(STAMP_BASE)
 # The second pass leaves out suites that start no Holdfast server through
 # tests/servers.py (the benchmark drivers start their own) or run in-process.
 # pytest's exit status 5 means it collected no tests: say so, and fail.
+# Each pass runs on TEST_WORKERS pytest-xdist workers (most tests wait on
+# servers and sleeps, so two workers halve the time on a 2-core machine);
+# TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+PYTEST_RUN = $(PY) -m pytest -n $(TEST_WORKERS) --durations=10
 IO_PASS_SKIP = $(addprefix --ignore=tests/,test_bench_quick.py test_bench_sweep.py test_bench_memory.py \
 	test_durability.py test_kernel_aio.py test_reply_ordering.py) \
 	--ignore=tests/test_sentinel.py \
@@ -62,13 +67,13 @@ IO_PASS_SKIP = $(addprefix --ignore=tests/,test_bench_quick.py test_bench_sweep.
 test: test-one-thread test-io-threads
 
 test-one-thread: $(STAMP_TEST)
-	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(PYTEST_RUN) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit status 5): failing" >&2; fi; \
 	exit $$rc
 
 test-io-threads: $(STAMP_TEST)
 	@echo "== the suite again with io-threads 4 =="
-	@$(PY) -m pytest $(PYTEST_ARGS) --holdfast-arg='io-threads 4' $(IO_PASS_SKIP); rc=$$?; \
+	@$(PYTEST_RUN) $(PYTEST_ARGS) --holdfast-arg='io-threads 4' $(IO_PASS_SKIP); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit status 5): failing" >&2; fi; \
 	exit $$rc
 
