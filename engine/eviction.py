@@ -12,10 +12,14 @@ stays (checking each write halves pipelined SET throughput: 421k -> 193k
 req/s at -P 16): no loop iteration can write HEADROOM between two looks.
 
 Policies pick victims as Redis does: the *-lru/*-lfu/volatile-ttl ones
-sample `maxmemory-samples` keys per database into a pool of the 16 best
-candidates kept across calls (evictionPoolPopulate; a candidate touched
-since it was pooled is re-scored), the *-random ones take a random key of
-each database in turn. A victim is deleted through the keyspace,
+sample `maxmemory-samples` keys per database and victim, and evict the
+best scored of those and of a pool of the 16 best candidates kept across
+calls (evictionPoolPopulate; pooled candidates are re-scored, as a key
+touched since must be), the *-random ones take a random key of each
+database in turn. Victims are chosen BATCH at a time and memory is taken
+down to SLACK below the limit, not just under it: one key a write (what
+Redis does) cost ~8 us a SET here in sampling and scoring, most of it
+per call, not per key. A victim is deleted through the keyspace,
 propagated as DEL (UNLINK with lazyfree-lazy-eviction), announced with the
 `evicted` keyspace event and counted in INFO's evicted_keys. A loop that
 runs past maxmemory-eviction-tenacity's time limit goes on from the cron
@@ -23,8 +27,9 @@ and before the loop sleeps (Redis's evictionTimeProc), and the command
 runs meanwhile.
 """
 
-import bisect
 import time
+from itertools import repeat
+from operator import itemgetter
 
 from . import info, logsetup
 from .memory_estimate import MemoryEstimate
@@ -41,6 +46,9 @@ _CRON_SHARE = 0.25  # of a cron period, for an eviction that ran out of time
 # 64 KiB per client, can add in the PICK_EVERY_S between two looks).
 HEADROOM_MIN = 4 << 20
 PICK_EVERY_S = 0.001
+BATCH = 16  # victims chosen by one sampling pass
+_by_score = itemgetter(0)
+SLACK_MAX = 1 << 20  # an eviction goes down to limit - min(limit/128, this)
 
 
 def time_limit_s(tenacity):
@@ -56,7 +64,7 @@ class Eviction:
     def __init__(self, server):
         self.srv = server
         self.estimate = MemoryEstimate(server)
-        self.pool = []  # [(score, db id, key)], ascending: the best candidate last
+        self.pool = []  # [(score, db id, key)], best first: the next best candidates after a batch
         self.next_db = 0  # the *-random policies visit databases in turn
         self.running = False  # a loop ran out of time: the cron and before_sleep go on
         self.full_fast = server.fast_commands
@@ -77,6 +85,7 @@ class Eviction:
         srv = self.srv
         self.limit = srv.config["maxmemory"]
         self.headroom = max(self.limit // 8, HEADROOM_MIN)
+        self.slack = min(self.limit >> 7, SLACK_MAX)
         self.estimate.sampler.set_keep(bool(self.limit))
         hooks = srv.before_sleep_hooks
         if self.limit:
@@ -158,16 +167,19 @@ class Eviction:
         return result
 
     def _evict(self, limit_s):
+        """Evict until memory is SLACK under the limit (it is over it now)."""
         est = self.estimate
         t0 = time.perf_counter()
-        n = 0
-        while est.dataset() + est.clients_normal + est.backlog > self.limit:
-            victim = self._pick()
-            if victim is None:
+        floor = self.limit - self.slack
+        while est.dataset() + est.clients_normal + est.backlog > floor:
+            victims = self._victims(BATCH)
+            if not victims:
+                if est.dataset() + est.clients_normal + est.backlog <= self.limit:
+                    return EVICT_OK  # under the limit, if not the floor: nothing more to take
                 return EVICT_FAIL
-            self._evict_key(*victim)
-            n += 1
-            if n % 16 == 0 and limit_s is not None and time.perf_counter() - t0 > limit_s:
+            for db, key in victims:
+                self._evict_key(db, key)
+            if limit_s is not None and time.perf_counter() - t0 > limit_s:
                 return EVICT_RUNNING
         return EVICT_OK
 
@@ -191,63 +203,62 @@ class Eviction:
 
     # -- choosing a victim -------------------------------------------------------------
 
-    def _pick(self):
-        """(db, key) to evict, or None when the policy finds nothing."""
+    def _victims(self, n):
+        """Up to `n` (db, key) to evict, the best first; [] when the policy
+        finds nothing."""
         dbs = self.srv.keyspace.dbs
         which = "expires" if self.volatile else "data"
         if self.kind == "random":
-            for _ in range(len(dbs)):
-                self.next_db = (self.next_db + 1) % len(dbs)
-                db = dbs[self.next_db]
-                if getattr(db, which):
-                    keys = self.estimate.sampler.sample(db, which, 1)
-                    if keys:
-                        return db, keys[0]
-            return None
-        pool = self.pool
-        for _ in range(64):
-            live = [db for db in dbs if getattr(db, which)]
-            if not live:
-                return None
-            samples = self.srv.config["maxmemory-samples"]
-            for db in live:
+            out = []
+            for _ in range(n):
+                victim = self._random_key(dbs, which)
+                if victim is None:
+                    break
+                out.append(victim)
+            return out
+        samples = self.srv.config["maxmemory-samples"] * n
+        candidates = {}  # db id -> {key: None}: the pool's and fresh samples, once each
+        for _score, dbid, key in self.pool:
+            candidates.setdefault(dbid, {})[key] = None
+        for db in dbs:
+            if getattr(db, which):
+                keys = candidates.setdefault(db.id, {})
                 for key in self.estimate.sampler.sample(db, which, samples):
-                    self._pool_insert(self._score(db, key), db.id, key)
-            while pool:
-                score, dbid, key = pool.pop()
-                db = dbs[dbid]
-                if key not in getattr(db, which):
-                    continue
-                now = self._score(db, key)
-                if now < score:  # touched since it was pooled: back in line
-                    self._pool_insert(now, dbid, key)
-                    continue
-                return db, key
+                    keys[key] = None
+        scored = []
+        for dbid, keys in candidates.items():
+            db = dbs[dbid]
+            present = getattr(db, which)
+            keys = [k for k in keys if k in present]  # a pooled key may be gone
+            scored += zip(self._scores(db, keys), repeat(dbid), keys)
+        scored.sort(key=_by_score, reverse=True)
+        self.pool = scored[n:n + EVPOOL_SIZE]
+        return [(dbs[dbid], key) for _score, dbid, key in scored[:n]]
+
+    def _random_key(self, dbs, which):
+        for _ in range(len(dbs)):
+            self.next_db = (self.next_db + 1) % len(dbs)
+            db = dbs[self.next_db]
+            if getattr(db, which):
+                keys = self.estimate.sampler.sample(db, which, 1)
+                if keys:
+                    return db, keys[0]
         return None
 
-    def _score(self, db, key):
+    def _scores(self, db, keys):
         """Higher is evicted first: idle seconds (LRU), 255 - the LFU
         counter, how soon the TTL ends (volatile-ttl)."""
         srv = self.srv
         kind = self.kind
         if kind == "lru":
-            t = db.atime.get(key)
-            return srv.lru_clock - (t if t is not None else int(srv.start_time))
+            lru, never = srv.lru_clock, int(srv.start_time)
+            atime = db.atime.get
+            return [lru - atime(k, never) for k in keys]
         if kind == "lfu":
-            return 255 - srv.keyspace.lfu_counter(db, key)
-        return -db.expires.get(key, 1 << 62)
-
-    def _pool_insert(self, score, dbid, key):
-        pool = self.pool
-        if len(pool) >= EVPOOL_SIZE and score <= pool[0][0]:
-            return
-        for i, (_s, d, k) in enumerate(pool):
-            if d == dbid and k == key:
-                del pool[i]
-                break
-        bisect.insort(pool, (score, dbid, key), key=lambda e: e[0])
-        if len(pool) > EVPOOL_SIZE:
-            del pool[0]
+            counter = srv.keyspace.lfu_counter
+            return [255 - counter(db, k) for k in keys]
+        expires = db.expires.get
+        return [-expires(k, 1 << 62) for k in keys]
 
     # -- going on after a loop ran out of time ---------------------------------------------
 

@@ -30,6 +30,7 @@ import sys
 import time
 from collections import deque
 from itertools import islice
+from random import choices
 
 from .types import hashes as _hashes
 from .types.sets import SetTable
@@ -218,20 +219,18 @@ class KeySampler:
 
     @staticmethod
     def _draw(snap, src, count):
+        """`count` keys drawn from the snapshot, those gone since skipped
+        (four tries at most): whole lists at a time, not a loop a key
+        (an eviction batch draws hundreds)."""
         keys = snap.keys
-        m = len(keys)
         out = []
-        tries = 4 * count
-        rnd = random.random  # randrange costs ~1 us a call
-        while len(out) < count and tries:
-            tries -= 1
-            i = int(rnd() * m)
-            k = keys[i]
-            if k is not None and k in src:
-                out.append(k)
-            else:
-                keys[i] = None  # gone: let the key's bytes go
-                snap.misses += 1
+        for _ in range(4):
+            need = count - len(out)
+            if need <= 0:
+                break
+            got = [k for k in choices(keys, k=need) if k in src]
+            snap.misses += need - len(got)
+            out += got
         return out
 
     def forget(self, db):
