@@ -71,7 +71,8 @@ class RequestParser:
         replies with the error and closes the connection, as Redis does."""
         if (not self.pending and not self.multibulk_left and data[:1] == b"*" and _BIG_MULTIBULK(data) is None
                 and (data.find(b">") < 0 and data.find(b"~") < 0 and data.find(b"|") < 0
-                     and data.find(b"+") < 0 and data.find(b"=") < 0 or _hiredis_may_take(data))):
+                     and data.find(b"+") < 0 and data.find(b"=") < 0 and data.find(b"(") < 0
+                     or _hiredis_may_take(data))):
             reader = self.reader
             reader.feed(data)
             try:
@@ -306,16 +307,17 @@ def _replay(data):
 # the arguments arrive, and refuses anything but `$` inside a request.
 _BIG_MULTIBULK = re.compile(rb"\*[1-9][0-9]{6}").search
 _BIG_RESP3_AGGREGATE = re.compile(rb"[~>|][1-9][0-9]{6}").search
-# A simple string or a verbatim string where a bulk belongs: hiredis hands
-# both back as bytes, indistinguishable from a `$` bulk; Redis refuses them
-# ("expected '$', got '+'"). An element's type byte always follows a CRLF.
-_SIMPLE_OR_VERBATIM_ELEMENT = re.compile(rb"\r\n[+=]").search
+# A simple string, verbatim string or big number where a bulk belongs:
+# hiredis hands them back as bytes, indistinguishable from a `$` bulk; Redis
+# refuses them ("expected '$', got '+'"). An element's type byte always
+# follows a CRLF.
+_STRING_LIKE_ELEMENT = re.compile(rb"\r\n[+=(]").search
 
 
 def _hiredis_may_take(data):
-    """`data` holds one of the bytes `> ~ | + =` (rare in requests): the
+    """`data` holds one of the bytes `> ~ | + = (` (rare in requests): the
     slower, exact checks of whether hiredis can parse it as Redis would."""
-    return _BIG_RESP3_AGGREGATE(data) is None and _SIMPLE_OR_VERBATIM_ELEMENT(data) is None
+    return _BIG_RESP3_AGGREGATE(data) is None and _STRING_LIKE_ELEMENT(data) is None
 
 
 _SENTINEL_REQ = [b"\x00holdfast:request-boundary\x00"]

@@ -39,12 +39,13 @@ CASES = [
     # Redis refuses them at once.
     (b"*1\r\n+PING\r\n", b"-ERR Protocol error: expected '$', got '+'\r\n", True),
     (b"*2\r\n$4\r\nECHO\r\n=6\r\ntxt:hi\r\n", b"-ERR Protocol error: expected '$', got '='\r\n", True),
+    (b"*2\r\n$4\r\nECHO\r\n(12345\r\n", b"-ERR Protocol error: expected '$', got '('\r\n", True),
     (b"*1\r\n$4\r\nPING\r\n*1\r\n+PING\r\n", b"+PONG\r\n-ERR Protocol error: expected '$', got '+'\r\n", True),
     (b"*1\r\n$4\r\nPING\r\n*1\r\n>100000000\r\n", b"+PONG\r\n-ERR Protocol error: expected '$', got '>'\r\n", True),
     (b"*2\r\n$4\r\nECHO\r\n~100000000\r\n", b"-ERR Protocol error: expected '$', got '~'\r\n", True),
     (b"*2\r\n$4\r\nECHO\r\n|100000000\r\n", b"-ERR Protocol error: expected '$', got '|'\r\n", True),
     # ...while the same bytes inside a payload are just data.
-    (b"*2\r\n$4\r\nECHO\r\n$10\r\n+a=b>c~d|e\r\n", b"$10\r\n+a=b>c~d|e\r\n", False),
+    (b"*2\r\n$4\r\nECHO\r\n$11\r\n+a=b>c~d|e(\r\n", b"$11\r\n+a=b>c~d|e(\r\n", False),
     # In a pipeline, hiredis would read a RESP3 map as a request and simple
     # strings as bulks (their CRLFs even balance out): Redis reads inline lines.
     (b"*1\r\n$4\r\nPING\r\n%1\r\n$1\r\na\r\n$1\r\nb\r\n*2\r\n+x\r\n+y\r\n",
