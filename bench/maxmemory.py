@@ -1,10 +1,12 @@
 """maxmemory benchmark: what the memory check and eviction cost writes,
 Holdfast beside Debian's redis-server with the same settings in the same run.
 
-    python -m bench.maxmemory [--rounds 3] [--clients 50] [--out results/maxmemory] [--no-redis]
+    python -m bench.maxmemory [--rounds 3] [--clients 50] [--requests 400000]
+                              [--out results/maxmemory] [--no-redis]
 
 For each server and each setting, a fresh server takes
-`redis-benchmark -t set -r 100000` at -P 16 and at -P 1, once per round:
+`redis-benchmark -t set -r 100000` at -P 16 (REQUESTS) and at -P 1 (a
+quarter of them), once per round:
 
     maxmemory 0                 no limit, the baseline;
     maxmemory 1gb allkeys-lru   a limit far above the data: the price of
@@ -34,7 +36,7 @@ from .serverproc import ServerProc, exit_on_sigterm, free_port, holdfast_command
 SETTINGS = (("maxmemory 0", ()),
             ("maxmemory 1gb allkeys-lru", ("--maxmemory", "1gb", "--maxmemory-policy", "allkeys-lru")),
             ("maxmemory 4mb allkeys-lru", ("--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru")))
-LOADS = ((16, 400000), (1, 100000))  # (-P, -n)
+PIPELINES = (16, 1)  # -P 1 runs a quarter of --requests
 KEYSPACE = 100000
 SERVER_NAMES = {"holdfast": "Holdfast", "redis": "redis-server"}
 
@@ -77,13 +79,14 @@ def render_report(summary, servers, env, meta):
                  env.get("python"), env.get("redis_server") or "no redis-server"),
              "Pinning: %s. Medians over %d rounds, [min-max]. `redis-benchmark -t set -c %d -r %d`, -P 16 with"
              " -n %d and -P 1 with -n %d, a fresh server for each cell." % (
-                 meta["pinning"], meta["rounds"], meta["clients"], KEYSPACE, LOADS[0][1], LOADS[1][1]), "",
+                 meta["pinning"], meta["rounds"], meta["clients"], KEYSPACE, meta["requests"],
+                 meta["requests"] // 4), "",
              "| setting | -P | " + " | ".join(SERVER_NAMES[s] + " SET/s" for s in servers)
              + " | " + " | ".join(SERVER_NAMES[s] + " evicted" for s in servers) + " | Holdfast / baseline |",
              "|---|---:|" + "---:|" * (2 * len(servers) + 1)]
     for label, extra in SETTINGS:
         setting = " ".join(extra) or "maxmemory 0"
-        for pipeline, _ in LOADS:
+        for pipeline in PIPELINES:
             cells = [summary["%s|%s|%d" % (s, setting, pipeline)] for s in servers]
             base = summary["holdfast|maxmemory 0|%d" % pipeline]["rps"]["median"]
             ratio = cells[0]["rps"]["median"] / base
@@ -98,6 +101,7 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(prog="python -m bench.maxmemory", description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--requests", type=int, default=400000, help="a -P 16 run (-P 1: a quarter)")
     ap.add_argument("--out", default=os.path.join("results", "maxmemory"))
     ap.add_argument("--no-redis", action="store_true")
     return ap.parse_args(argv)
@@ -115,7 +119,7 @@ def main(argv=None):
     if cpus[1] is not None:
         os.sched_setaffinity(0, {cpus[1]})
     meta = run_meta("bench.maxmemory", argv, pins, "redis-benchmark")
-    meta.update({"rounds": opts.rounds, "clients": opts.clients})
+    meta.update({"rounds": opts.rounds, "clients": opts.clients, "requests": opts.requests})
     servers = [("holdfast", lambda p, extra: holdfast_command(p, extra))]
     if redis_bin:
         servers.append(("redis", lambda p, extra: redis_command(redis_bin, p, extra)))
@@ -125,7 +129,8 @@ def main(argv=None):
     try:
         for rnd in range(1, opts.rounds + 1):
             for _label, extra in SETTINGS:
-                for pipeline, requests in LOADS:
+                for pipeline in PIPELINES:
+                    requests = opts.requests if pipeline > 1 else opts.requests // 4
                     for name, mk in servers:
                         s = one_cell(name, mk, extra, pipeline, requests, bench_bin, opts, workdir, cpus, rnd)
                         samples.append(s)
