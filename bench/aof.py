@@ -27,22 +27,16 @@ import sys
 import tempfile
 import time
 
-from . import procstat
-from .memory import query
+from .memory import info_fields, query
 from .quick import benchmark_command, run_redis_benchmark
 from .rdb import load_ok, string_batches
 from .reporting import run_meta, stats, write_outputs
-from .serverproc import ServerProc, exit_on_sigterm, free_port, holdfast_command, pin_cpus, redis_command
+from .serverproc import ServerProc, exit_on_sigterm, free_port, setting_benchmark_setup
 
 SETTINGS = (("appendonly no", ()), ("always", ("--appendonly", "yes", "--appendfsync", "always")),
             ("everysec", ("--appendonly", "yes", "--appendfsync", "everysec")),
             ("no", ("--appendonly", "yes", "--appendfsync", "no")))
 SERVER_NAMES = {"holdfast": "Holdfast", "redis": "redis-server"}
-
-
-def _info(port, section):
-    text = query(port, "INFO", section)
-    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line and not line.startswith("#"))
 
 
 def _start(name, mk, extra, workdir, cpu):
@@ -80,7 +74,7 @@ def rewrite_and_load(name, mk, opts, workdir, cpus, rnd):
         t0 = time.monotonic()
         query(srv.port, "BGREWRITEAOF")
         while True:
-            info = _info(srv.port, "persistence")
+            info = info_fields(srv.port, "persistence")
             if info["aof_rewrite_in_progress"] == "0" and info.get("aof_rewrite_scheduled", "0") == "0":
                 break
             time.sleep(0.01)
@@ -95,7 +89,7 @@ def rewrite_and_load(name, mk, opts, workdir, cpus, rnd):
     srv = _start(name, mk, extra, d, cpus[0])
     load_s = time.monotonic() - t0
     try:
-        keys = int(_info(srv.port, "keyspace")["db0"].split(",")[0].split("=")[1])
+        keys = int(info_fields(srv.port, "keyspace")["db0"].split(",")[0].split("=")[1])
     finally:
         srv.stop()
     expected = opts.rewrite_keys + opts.rewrite_keys // 10
@@ -180,20 +174,10 @@ def parse_args(argv=None):
 def main(argv=None):
     exit_on_sigterm()
     opts = parse_args(argv)
-    bench_bin = procstat.tool("redis-benchmark")
-    if bench_bin is None:
-        raise SystemExit("redis-benchmark is not installed (apt-get install redis-tools)")
-    redis_bin = None if opts.no_redis else procstat.tool("redis-server")
-    pins = pin_cpus()
-    cpus = pins if pins else (None, None)
-    if cpus[1] is not None:
-        os.sched_setaffinity(0, {cpus[1]})
+    bench_bin, redis_bin, pins, cpus, servers = setting_benchmark_setup(opts.no_redis)
     meta = run_meta("bench.aof", argv, pins, "redis-benchmark")
     meta.update({"rounds": opts.rounds, "requests": opts.requests, "clients": opts.clients,
                  "rewrite_keys": opts.rewrite_keys})
-    servers = [("holdfast", lambda p, extra: holdfast_command(p, extra))]
-    if redis_bin:
-        servers.append(("redis", lambda p, extra: redis_command(redis_bin, p, extra)))
     meta["server_commands"] = {name: shlex.join(mk("PORT", ["<setting>"])) for name, mk in servers}
     workdir = tempfile.mkdtemp(prefix="holdfast-aof-", dir=os.getcwd())  # the machine's disk, not a tmpfs
     samples, rewrites = [], []

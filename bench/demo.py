@@ -23,7 +23,7 @@ import time
 import types
 
 from . import procstat
-from .memory import query
+from .memory import info_fields, query
 from .quick import _csv_list, benchmark_command, measure_server
 from .rdb import load_ok, string_batches
 from .serverproc import ROOT, ServerProc, exit_on_sigterm, free_port, pin_cpus
@@ -94,11 +94,6 @@ def load(srv, opts, client_cpu):
     return bench_bin, requests, samples
 
 
-def _info(port, section):
-    text = query(port, "INFO", section)
-    return dict(ln.split(":", 1) for ln in text.splitlines() if ":" in ln and not ln.startswith("#"))
-
-
 def persistence(srv, port, cpu, keys=DEMO_KEYS):
     """Write `keys` strings of 100 bytes (pipelined MSETs), BGSAVE, restart
     on the snapshot, check nothing was lost. Returns (report lines, the
@@ -107,11 +102,11 @@ def persistence(srv, port, cpu, keys=DEMO_KEYS):
     keys_before = int(query(port, "DBSIZE"))
     query(port, "BGSAVE")
     deadline = time.monotonic() + 300
-    while _info(port, "persistence")["rdb_bgsave_in_progress"] != "0":
+    while info_fields(port, "persistence")["rdb_bgsave_in_progress"] != "0":
         if time.monotonic() > deadline:
             raise RuntimeError("BGSAVE did not finish in 300 s")
         time.sleep(0.05)
-    pers, stats = _info(port, "persistence"), _info(port, "stats")
+    pers, stats = info_fields(port, "persistence"), info_fields(port, "stats")
     path = os.path.join(DEMO_DIR, "data", "dump.rdb")
     size = os.path.getsize(path)
     rc = srv.stop()  # SIGTERM: with save points set, Holdfast saves once more on the way out
@@ -167,7 +162,7 @@ def replication(primary_port, cpu):
             ["python", "-m", "engine"] + argv[3:]),
         "Full sync of %d keys: %.2f s (repl-diskless-sync-delay included); the primary's INFO: %s; the "
         "replica's: role=%s, master_link_status=%s." % (
-            keys_p - 1000, sync_s, _info(primary_port, "replication").get("slave0", "?"), r["role"],
+            keys_p - 1000, sync_s, info_fields(primary_port, "replication").get("slave0", "?"), r["role"],
             r["master_link_status"]),
         "MSET of 1000 keys, then `WAIT 1 5000` -> %s replica(s) acknowledged; keys: primary %d, replica %d; "
         "%d sampled values %s%s." % (acked, keys_p, keys_r, len(sample), "identical" if same else "**differ**",
@@ -181,7 +176,7 @@ def _caught_up(primary_port, replica_port, timeout):
     stream; its INFO replication, or None after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
-        r, p = _info(replica_port, "replication"), _info(primary_port, "replication")
+        r, p = info_fields(replica_port, "replication"), info_fields(primary_port, "replication")
         if r.get("master_link_status") == "up" and r["slave_repl_offset"] == p["master_repl_offset"]:
             return r
         if time.monotonic() > deadline:

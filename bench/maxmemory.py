@@ -27,11 +27,10 @@ import socket
 import sys
 import tempfile
 
-from . import procstat
-from .aof import _info
+from .memory import info_fields
 from .quick import benchmark_command, run_redis_benchmark
 from .reporting import run_meta, stats, write_outputs
-from .serverproc import ServerProc, exit_on_sigterm, free_port, holdfast_command, pin_cpus, redis_command
+from .serverproc import ServerProc, exit_on_sigterm, free_port, setting_benchmark_setup
 
 SETTINGS = (("maxmemory 0", ()),
             ("maxmemory 1gb allkeys-lru", ("--maxmemory", "1gb", "--maxmemory-policy", "allkeys-lru")),
@@ -51,7 +50,7 @@ def one_cell(name, mk, extra, pipeline, requests, bench_bin, opts, workdir, cpus
         argv = benchmark_command(bench_bin, port, "set", pipeline, requests, opts.clients, cpus[1])
         argv[-1:-1] = ["-r", str(KEYSPACE)]
         row = run_redis_benchmark(argv, timeout=600)
-        evicted = int(_info(port, "stats").get("evicted_keys", 0))
+        evicted = int(info_fields(port, "stats").get("evicted_keys", 0))
     finally:
         srv.stop()
         shutil.rmtree(d, ignore_errors=True)
@@ -110,19 +109,9 @@ def parse_args(argv=None):
 def main(argv=None):
     exit_on_sigterm()
     opts = parse_args(argv)
-    bench_bin = procstat.tool("redis-benchmark")
-    if bench_bin is None:
-        raise SystemExit("redis-benchmark is not installed (apt-get install redis-tools)")
-    redis_bin = None if opts.no_redis else procstat.tool("redis-server")
-    pins = pin_cpus()
-    cpus = pins if pins else (None, None)
-    if cpus[1] is not None:
-        os.sched_setaffinity(0, {cpus[1]})
+    bench_bin, redis_bin, pins, cpus, servers = setting_benchmark_setup(opts.no_redis)
     meta = run_meta("bench.maxmemory", argv, pins, "redis-benchmark")
     meta.update({"rounds": opts.rounds, "clients": opts.clients, "requests": opts.requests})
-    servers = [("holdfast", lambda p, extra: holdfast_command(p, extra))]
-    if redis_bin:
-        servers.append(("redis", lambda p, extra: redis_command(redis_bin, p, extra)))
     meta["server_commands"] = {name: shlex.join(mk("PORT", ["<setting>"])) for name, mk in servers}
     workdir = tempfile.mkdtemp(prefix="holdfast-maxmemory-")
     samples = []

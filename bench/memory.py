@@ -191,6 +191,12 @@ def query(port, *args):
             return _read_reply(f)
 
 
+def info_fields(port, section):
+    """INFO `section` as a dict of its fields (values as strings)."""
+    text = query(port, "INFO", section)
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line and not line.startswith("#"))
+
+
 def info_memory(port):
     text = query(port, "INFO", "memory")
     out = {}

@@ -35,7 +35,7 @@ import threading
 import time
 
 from . import procstat
-from .memory import _bulk, command, query
+from .memory import _bulk, command, info_fields, query
 from .reporting import run_meta, stats, write_outputs
 from .serverproc import ServerProc, exit_on_sigterm, free_port, holdfast_command, pin_cpus, redis_command
 
@@ -90,15 +90,10 @@ def load_ok(port, batches):
                 raise RuntimeError("error reply while loading: %r" % got[:200])
 
 
-def _info(port, section):
-    text = query(port, "INFO", section)
-    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line and not line.startswith("#"))
-
-
 def _wait_bgsave(port, timeout=600):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        info = _info(port, "persistence")
+        info = info_fields(port, "persistence")
         if info["rdb_bgsave_in_progress"] == "0":
             if info["rdb_last_bgsave_status"] != "ok":
                 raise RuntimeError("BGSAVE failed")
@@ -142,7 +137,7 @@ def _bgsave(port, writer_keys=None, value_size=100, dataset="strings"):
     stop.set()
     if t is not None:
         t.join(10)
-    stats_info = _info(port, "stats")
+    stats_info = info_fields(port, "stats")
     return int(stats_info["latest_fork_usec"]), int(info["rdb_last_cow_size"]), writes[0]
 
 
@@ -166,7 +161,7 @@ def measure(name, mk, dataset, batches, keys, rounds, workdir, cpu, value_size):
     out = []
     try:
         load_ok(port, batches)
-        used = int(_info(port, "memory")["used_memory"])
+        used = int(info_fields(port, "memory")["used_memory"])
         for rnd in range(1, rounds + 1):
             t0 = time.monotonic()
             query(port, "SAVE")
@@ -179,7 +174,7 @@ def measure(name, mk, dataset, batches, keys, rounds, workdir, cpu, value_size):
             srv = ServerProc(name, mk(port), port, cwd=d, logpath=logpath, cpu=cpu)
             srv.start(timeout=600)
             load_s = _loaded_seconds(logpath, mark)
-            if int(_info(port, "keyspace").get("db0", "keys=0").split(",")[0].split("=")[1]) != keys:
+            if int(info_fields(port, "keyspace").get("db0", "keys=0").split(",")[0].split("=")[1]) != keys:
                 raise RuntimeError("%s lost keys across the restart" % name)
             s = {"server": name, "dataset": dataset, "round": rnd, "keys": keys, "used_memory": used,
                  "save_s": save_s, "save_keys_per_s": keys / save_s, "file_bytes": size, "load_s": load_s,

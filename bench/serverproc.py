@@ -3,6 +3,7 @@ checkout and Debian's redis-server, each on its own loopback port, each
 optionally pinned to one CPU with `taskset`. The harness only ever talks to
 them over the network, as an outside user would."""
 
+import functools
 import os
 import shutil
 import signal
@@ -10,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+
+from . import procstat
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -103,6 +106,25 @@ def holdfast_command(port, extra=()):
 def redis_command(binary, port, extra=()):
     return [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--daemonize", "no", *extra]
+
+
+def setting_benchmark_setup(no_redis):
+    """What a redis-benchmark run over per-cell settings needs first
+    (bench.aof, bench.maxmemory): (redis-benchmark, redis-server or None,
+    the pins or None, (server CPU, client CPU), [(name, mk(port, extra))]).
+    This process moves to the client CPU, as redis-benchmark will."""
+    bench_bin = procstat.tool("redis-benchmark")
+    if bench_bin is None:
+        raise SystemExit("redis-benchmark is not installed (apt-get install redis-tools)")
+    redis_bin = None if no_redis else procstat.tool("redis-server")
+    pins = pin_cpus()
+    cpus = pins if pins else (None, None)
+    if cpus[1] is not None:
+        os.sched_setaffinity(0, {cpus[1]})
+    servers = [("holdfast", holdfast_command)]
+    if redis_bin:
+        servers.append(("redis", functools.partial(redis_command, redis_bin)))
+    return bench_bin, redis_bin, pins, cpus, servers
 
 
 class ServerProc:

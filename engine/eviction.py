@@ -168,13 +168,12 @@ class Eviction:
 
     def _evict(self, limit_s):
         """Evict until memory is SLACK under the limit (it is over it now)."""
-        est = self.estimate
         t0 = time.perf_counter()
         floor = self.limit - self.slack
-        while est.dataset() + est.clients_normal + est.backlog > floor:
+        while self._used() > floor:
             victims = self._victims(BATCH)
             if not victims:
-                if est.dataset() + est.clients_normal + est.backlog <= self.limit:
+                if self._used() <= self.limit:
                     return EVICT_OK  # under the limit, if not the floor: nothing more to take
                 return EVICT_FAIL
             for db, key in victims:
@@ -182,6 +181,11 @@ class Eviction:
             if limit_s is not None and time.perf_counter() - t0 > limit_s:
                 return EVICT_RUNNING
         return EVICT_OK
+
+    def _used(self):
+        """What eviction must bring under the limit (not the replicas' buffers)."""
+        est = self.estimate
+        return est.dataset() + est.clients_normal + est.backlog
 
     def _evict_key(self, db, key):
         srv = self.srv

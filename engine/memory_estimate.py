@@ -180,7 +180,7 @@ class KeySampler:
     `keep` (maxmemory is set: samples are drawn before writes), big ones are
     sampled from a list of their keys taken once (8 bytes a key) and rebuilt
     when a quarter of it may have changed or after 2 s (more for huge ones);
-    keys gone since are skipped (and dropped from the list); new keys wait
+    keys gone since are skipped (and counted toward a rebuild); new keys wait
     for a rebuild to be drawn. Otherwise (INFO, now and then) one walk
     picks them."""
 

@@ -3,22 +3,17 @@ Holdfast only, that must write numbers where the reports expect them. No
 speed is asserted."""
 
 import json
-import os
 import subprocess
 import sys
 
-import pytest
+from conftest import require_tool
 from servers import ROOT
 
-from bench import hotloop, procstat
+from bench import hotloop
 
 
 def test_maxmemory_end_to_end(tmp_path):
-    if procstat.tool("redis-benchmark") is None:
-        msg = "redis-benchmark is not installed (apt-get install redis-tools)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg + " -- it must run in CI")
-        pytest.skip(msg)
+    require_tool("redis-benchmark")  # skips, or fails under CI=true
     out = tmp_path / "maxmemory"
     proc = subprocess.run([sys.executable, "-m", "bench.maxmemory", "--rounds", "1", "--requests", "60000",
                            "--clients", "4", "--no-redis", "--out", str(out)],

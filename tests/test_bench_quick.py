@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import require_tool
 from servers import ROOT
 
 from bench import demo, procstat, quick, serverproc
@@ -150,11 +151,7 @@ def test_server_proc_stops_on_error(tmp_path):
 
 
 def test_quick_end_to_end(tmp_path):
-    if procstat.tool("redis-benchmark") is None:
-        msg = "redis-benchmark is not installed (apt-get install redis-tools)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg + " -- it must run in CI")
-        pytest.skip(msg)
+    require_tool("redis-benchmark")  # skips, or fails under CI=true
     out = tmp_path / "quick"
     proc = subprocess.run([sys.executable, "-m", "bench.quick", "--rounds", "1", "--requests", "2000",
                            "--clients", "4", "--no-redis", "--out", str(out)],
