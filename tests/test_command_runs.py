@@ -48,12 +48,14 @@ def _mixed_requests():
     reqs += [("GET", "k%d" % i) for i in range(30)]  # hits and misses
     reqs += [("GET", "ttl"), ("GET", "bigval"), ("get", "k2"), ("GET", "list"), ("GET", "k3")]
     reqs += [("RPUSH", "list2", "a"), ("GET", "list2"), ("GET", "k4"), ("GET", "k5", "extra"), ("GET", "k6")]
+    reqs += [("EXPIRE", "list2", "100"), ("GET", "k1"), ("GET", "list2"), ("GET", "k2")]  # a wrong type with a TTL
     reqs += [("GET",), ("GET", "k7"), ("SET", "k11", "v"), ("SET", "k12"), ("SET", "k13", "v")]  # arity errors in runs
     reqs += [("SET", "e", "1"), ("PEXPIRE", "e", "1"), ("SET", "k7", "after")]
     reqs += [("SET", "k8", "v", "NX"), ("SET", "k8", "w"), ("INCR", "k9"), ("SET", "k10", "v"), ("GET", "k10")]
     # A transaction and another database in the middle of runs: queued, not run.
     reqs += [("SET", "t1", "a"), ("MULTI",), ("SET", "t1", "b"), ("GET", "t1"), ("SET", "t2", "c"), ("EXEC",)]
-    reqs += [("GET", "t1"), ("SELECT", "2"), ("GET", "t1"), ("SET", "t1", "db2"), ("GET", "t1"), ("SELECT", "0")]
+    reqs += [("GET", "t1"), ("SELECT", "2"), ("GET", "t1"), ("SET", "t1", "db2"), ("GET", "t1")]
+    reqs += [("SET", "a", "1"), ("SET", "b", "2"), ("SET", "a", "3"), ("GET", "a"), ("SELECT", "0")]  # only strings
     reqs += [("GET", "t1"), ("GET", "t2")]
     return reqs
 

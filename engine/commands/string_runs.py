@@ -14,17 +14,18 @@ from .strings import get
 @runner("get")
 def get_run(c, reqs, i):
     """A pipeline's consecutive `GET key` from reqs[i], as `get` answers them.
-    Strings under 4 KiB are answered here; misses and keys with a TTL go to
-    `get` (O(1) too); a big value, a wrong type or another command ends the
-    run. Nothing runs here under LFU. Keep in step with `get`."""
+    Strings under 4 KiB (BULK_FRAMES' reach) are answered here; misses and
+    keys with a TTL go to `get` (O(1) too); a big value, a wrong type or
+    another command ends the run. Nothing runs here under LFU. Keep in step
+    with `get`."""
     srv = c.server
     if srv.lfu_on:
         return i
     db = c.db
-    data, expires, atime, lru = db.data, db.expires, db.atime, srv.lru_clock
+    expires, atime, lru = db.expires, db.atime, srv.lru_clock
     name = reqs[i][0]
     append = c.wbuf.append
-    lookup = data.get
+    lookup = db.data.get
     frames = BULK_FRAMES
     j = i
     to_handler = 0
@@ -36,18 +37,23 @@ def get_run(c, reqs, i):
         if cname != name:
             break
         v = lookup(key)
-        if v.__class__ is bytes and (m := len(v)) < 4096:
-            if expires and key in expires:
-                append(get(c, argv))  # may expire it first
-                to_handler += 1
-            else:
-                atime[key] = lru
-                append(v.join(frames[m]))
-        elif v is None:
-            append(get(c, argv))  # a miss: counted (and notified) there
+        if v is None:
+            append(get(c, argv))  # a miss: counted and notified there
+            to_handler += 1
+        elif expires and key in expires:
+            if v.__class__ is not bytes:
+                break  # WRONGTYPE: run_batch counts the error
+            append(get(c, argv))  # the TTL may have passed
             to_handler += 1
         else:
-            break  # a big value or another type
+            # Only a string has both len() and join(): any other type, or a
+            # string past BULK_FRAMES, raises before anything is appended
+            # (a free check: try costs nothing until something raises).
+            try:
+                append(v.join(frames[len(v)]))
+            except (AttributeError, TypeError, IndexError):
+                break
+            atime[key] = lru
         j += 1
     srv.stats.keyspace_hits += j - i - to_handler
     return j
@@ -68,22 +74,34 @@ def set_run(c, reqs, i):
     enc, custom = db.enc, db.custom_keys
     name = reqs[i][0]
     j = i
-    for argv in islice(reqs, i, None):
-        try:
-            cname, key, value = argv  # fewer steps than len() and three subscripts
-        except ValueError:
-            break  # not three arguments: options, or an arity error, for set_
-        if cname != name:
-            break
-        if custom and key in custom:
-            break  # freeing a big collection is not O(1): set_ runs it, timed alone
-        if expires and key in expires:
-            break  # set_ expires or clears the TTL
-        data[key] = value
-        atime[key] = lru
-        if enc:
-            enc.pop(key, None)
-        j += 1
+    if custom or expires or enc:
+        for argv in islice(reqs, i, None):
+            try:
+                cname, key, value = argv  # fewer steps than len() and three subscripts
+            except ValueError:
+                break  # not three arguments: options, or an arity error, for set_
+            if cname != name:
+                break
+            if custom and key in custom:
+                break  # freeing a big collection is not O(1): set_ runs it, timed alone
+            if expires and key in expires:
+                break  # set_ expires or clears the TTL
+            data[key] = value
+            atime[key] = lru
+            if enc:
+                enc.pop(key, None)
+            j += 1
+    else:  # the same loop when none of those can apply (a plain string keyspace)
+        for argv in islice(reqs, i, None):
+            try:
+                cname, key, value = argv
+            except ValueError:
+                break
+            if cname != name:
+                break
+            data[key] = value
+            atime[key] = lru
+            j += 1
     if j > i:
         if db.watched:
             for k in range(i, j):
