@@ -263,6 +263,7 @@ class EventLoop:
             # Server.process_input, inline: this runs once per read.
             parser = c.parser
             self.server.process_requests(c, parser.parse(data), len(data))
+            parser.whole = None  # its requests have run (or wait, blocked: then they are encoded)
             if parser.error is not None or parser.pending:
                 self.server.after_parse(c)
             return

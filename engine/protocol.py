@@ -46,7 +46,7 @@ class RequestParser:
 
     __slots__ = (
         "reader", "pending", "pos", "multibulk_left", "bulk_len", "args",
-        "max_bulk_len", "error",
+        "max_bulk_len", "error", "whole",
     )
 
     def __init__(self, max_bulk_len=512 * 1024 * 1024):
@@ -58,6 +58,13 @@ class RequestParser:
         self.args = []
         self.max_bulk_len = max_bulk_len
         self.error = None  # a ProtocolError found after some good requests
+        # (requests, read) while the caller runs a read hiredis parsed whole:
+        # the read is then, byte for byte, those requests as RESP encodes
+        # them (counts and lengths have no other spelling: hiredis refuses
+        # leading zeros and signs), so a write can be propagated as the
+        # bytes the client sent instead of encoded again. The event loop
+        # clears it once the read's requests have run.
+        self.whole = None
 
     def pending_bytes(self):
         """Bytes buffered but not yet turned into requests (query buffer size)."""
@@ -107,6 +114,7 @@ class RequestParser:
                     crlf = 1 + (list.__len__(out[0]) << 1)
                     _join(out[0])
                     if data[-1] == 10 and data[-2] == 13 and data.count(b"\r\n") == crlf:
+                        self.whole = (out, data)
                         return out
                 else:
                     if list(map(type, out)).count(list) != len(out):
@@ -121,6 +129,7 @@ class RequestParser:
                 tail = None
             if tail != _SENTINEL_REQ:
                 return self._handover(data)
+            self.whole = (out, data)
             return out
         if self.pending or self.multibulk_left:  # inside a request split across reads
             return self._continue(data)

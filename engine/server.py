@@ -377,21 +377,23 @@ class Server(Admission):
 
     # -- the one write path ------------------------------------------------------
 
-    def propagate(self, dbid, argv, repl_only=False):
+    def propagate(self, dbid, argv, repl_only=False, encoded=None):
         """Send a write, already rewritten to be deterministic, to every
         consumer of the write stream: the AOF, the replication backlog, the
-        test sink. `repl_only` writes (PUBLISH) skip the AOF, as in Redis."""
+        test sink. `repl_only` writes (PUBLISH) skip the AOF, as in Redis.
+        `encoded`: argv as RESP already (RequestParser.whole)."""
         if not repl_only:
             self.dirty += 1
         if self.propagation_targets:
-            self._feed_stream(dbid, resp.encode_command(argv), repl_only)
+            self._feed_stream(dbid, encoded or resp.encode_command(argv), repl_only)
 
-    def propagate_run(self, dbid, argvs):
+    def propagate_run(self, dbid, argvs, encoded=None):
         """propagate() for a run of writes (Server.run_batch's command runs):
-        one encoding and one feed per consumer for all of them."""
+        one encoding and one feed per consumer for all of them. `encoded`:
+        the run as RESP already (the read it came in: RequestParser.whole)."""
         self.dirty += len(argvs)
         if self.propagation_targets:
-            self._feed_stream(dbid, b"".join(map(resp.encode_command, argvs)))
+            self._feed_stream(dbid, encoded or b"".join(map(resp.encode_command, argvs)))
 
     def _feed_stream(self, dbid, data, repl_only=False):
         """Feed encoded writes to each consumer. Each stream gets a SELECT

@@ -5,6 +5,8 @@ byte for byte and with the same absolute expiry times."""
 import socket
 import time
 
+from rawresp import RawConn, reply_end
+
 from engine.protocol import RequestParser
 
 
@@ -140,3 +142,50 @@ def test_active_expiry_propagates_del(holdfast_factory):
     cmds = commands_in(r.execute_command("DEBUG", "PROPAGATED", "GET"))
     dels = {c[1] for c in cmds if c[0] == b"DEL"}
     assert dels == {b"k%d" % i for i in range(20)}
+
+
+def _send_read(conn, *requests):
+    """Send `requests` in one write (one read for the server); their replies."""
+    payload = b"".join(b"*%d\r\n" % len(r) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in r) for r in requests)
+    conn.sock.sendall(payload)
+    replies = []
+    while len(replies) < len(requests):
+        end = reply_end(conn.buf, 0)
+        if end is None:
+            conn.buf += conn.sock.recv(65536)
+            continue
+        replies.append(conn.buf[:end])
+        conn.buf = conn.buf[end:]
+    return replies
+
+
+def test_writes_propagate_as_themselves_whatever_read_ran_them(holdfast_factory):
+    """A SET that is a whole read of its own, or a run of SETs that is the
+    whole read, is propagated as the bytes the client sent; nothing else
+    may be: a queued SET run by an EXEC read, a SET run after its client
+    unblocks, a run that is only part of its read."""
+    srv = holdfast_factory()
+    ctl = RawConn(srv.port)
+    ctl("DEBUG", "PROPAGATED", "START")
+    c = RawConn(srv.port)
+    _send_read(c, [b"SET", b"a", b"1"])
+    _send_read(c, [b"set", b"b", b"1"], [b"SET", b"c", b"2"])
+    _send_read(c, [b"SET", b"d", b"1"], [b"GET", b"d"], [b"SET", b"e", b"2"], [b"SET", b"f", b"3"])
+    _send_read(c, [b"MULTI"])
+    _send_read(c, [b"SET", b"g", b"1"])
+    assert _send_read(c, [b"EXEC"]) == [b"*1\r\n+OK\r\n"]
+    blocked = RawConn(srv.port)
+    blocked.sock.sendall(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n")
+    time.sleep(0.2)
+    blocked.sock.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nh\r\n$1\r\n1\r\n")  # waits behind BLPOP
+    time.sleep(0.2)
+    ctl("RPUSH", "q", "x")
+    blocked.sock.settimeout(10)
+    got = b""
+    while not got.endswith(b"+OK\r\n"):
+        got += blocked.sock.recv(65536)
+    cmds = commands_in(ctl("DEBUG", "PROPAGATED", "GET").split(b"\r\n", 1)[1][:-2])
+    assert cmds == [[b"SELECT", b"0"], [b"SET", b"a", b"1"], [b"set", b"b", b"1"], [b"SET", b"c", b"2"],
+                    [b"SET", b"d", b"1"], [b"SET", b"e", b"2"], [b"SET", b"f", b"3"],
+                    [b"MULTI"], [b"SET", b"g", b"1"], [b"EXEC"],
+                    [b"RPUSH", b"q", b"x"], [b"LPOP", b"q"], [b"SET", b"h", b"1"]]
