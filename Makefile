@@ -60,7 +60,7 @@ demo: $(STAMP_BASE)
 TEST_WORKERS ?= 2
 PYTEST_RUN = $(PY) -m pytest -n $(TEST_WORKERS) --durations=10
 IO_PASS_SKIP = $(addprefix --ignore=tests/,test_bench_quick.py test_bench_sweep.py test_bench_memory.py test_bench_maxmemory_hotloop.py \
-	test_durability.py test_kernel_aio.py test_reply_ordering.py) \
+	test_bench_aof_rdb_demo.py test_durability.py test_kernel_aio.py test_reply_ordering.py) \
 	--ignore=tests/test_sentinel.py \
 	--deselect tests/test_crash_loop.py::test_crash_loop_loses_nothing_and_always_restarts
 

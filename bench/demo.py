@@ -3,6 +3,7 @@ to it, put a short load on it, write results/demo/report.md and stop it.
 
     python -m bench.demo [--requests 100000] [--clients 50] [--pipelines 1,16]
                          [--port 6390] [--loader auto|redis-benchmark|python]
+                         [--out results/demo]
 
 Then BGSAVE, a restart on its append-only file, and a check that every key
 came back; then a second Holdfast, with its own append-only file, becomes
@@ -10,7 +11,9 @@ a replica of the first: a full sync, writes confirmed with WAIT, both
 datasets compared; then a short `holdfast-bench sweep` against the primary
 (results/demo/sweep/), after which the replica must still match. The
 servers are always stopped on the way out, on errors, Ctrl-C and SIGTERM
-too. Each step is a function.
+too. Each step is a function. Everything it writes (report.md, holdfast.log,
+data/, replica.log, replica-data/, sweep/) goes under --out, results/demo
+unless told; the server's config is always results/demo/holdfast.conf.
 """
 
 import argparse
@@ -42,15 +45,32 @@ def parse_args(argv=None):
     ap.add_argument("--pipelines", type=lambda t: _csv_list(t, int), default=[1, 16])
     ap.add_argument("--port", type=int, default=DEFAULT_PORT, help="used when free, else any free port")
     ap.add_argument("--loader", choices=("auto", "redis-benchmark", "python"), default="auto")
-    ap.add_argument("--out", default=DEMO_DIR, help="where report.md goes")
+    ap.add_argument("--out", default=DEMO_DIR,
+                    help="the demo's directory: report.md, the logs, data/, replica-data/ and sweep/ go there")
     return ap.parse_args(argv)
 
 
-def start_server(port, cpu):
-    """Holdfast with the demo config; `dir` in it is relative to the repo root."""
-    os.makedirs(os.path.join(DEMO_DIR, "data"), exist_ok=True)
-    argv = [sys.executable, "-m", "engine", CONFIG, "--port", str(port)]
-    srv = ServerProc("holdfast", argv, port, cwd=ROOT, logpath=os.path.join(DEMO_DIR, "holdfast.log"), cpu=cpu)
+def shown(path):
+    """`path` as the report names it: relative to the repo root when inside it."""
+    rel = os.path.relpath(path, ROOT)
+    return path if rel.startswith(os.pardir) else rel
+
+
+def server_args(port, demo_dir=DEMO_DIR):
+    """The demo server's arguments after `python -m engine`. The config's `dir`
+    is relative to the repo root (results/demo/data); another demo directory
+    gets its own data/ with --dir."""
+    args = [CONFIG, "--port", str(port)]
+    if os.path.abspath(demo_dir) != DEMO_DIR:
+        args += ["--dir", os.path.join(os.path.abspath(demo_dir), "data")]
+    return args
+
+
+def start_server(port, cpu, demo_dir=DEMO_DIR):
+    """Holdfast with the demo config, its log and data in `demo_dir`."""
+    os.makedirs(os.path.join(demo_dir, "data"), exist_ok=True)
+    argv = [sys.executable, "-m", "engine", *server_args(port, demo_dir)]
+    srv = ServerProc("holdfast", argv, port, cwd=ROOT, logpath=os.path.join(demo_dir, "holdfast.log"), cpu=cpu)
     return srv.start()
 
 
@@ -94,7 +114,7 @@ def load(srv, opts, client_cpu):
     return bench_bin, requests, samples
 
 
-def persistence(srv, port, cpu, keys=DEMO_KEYS):
+def persistence(srv, port, cpu, keys=DEMO_KEYS, demo_dir=DEMO_DIR):
     """Write `keys` strings of 100 bytes (pipelined MSETs), BGSAVE, restart
     on the snapshot, check nothing was lost. Returns (report lines, the
     restarted server)."""
@@ -107,11 +127,11 @@ def persistence(srv, port, cpu, keys=DEMO_KEYS):
             raise RuntimeError("BGSAVE did not finish in 300 s")
         time.sleep(0.05)
     pers, stats = info_fields(port, "persistence"), info_fields(port, "stats")
-    path = os.path.join(DEMO_DIR, "data", "dump.rdb")
+    path = os.path.join(demo_dir, "data", "dump.rdb")
     size = os.path.getsize(path)
     rc = srv.stop()  # SIGTERM: with save points set, Holdfast saves once more on the way out
     mark = os.path.getsize(srv.logpath)
-    srv = start_server(port, cpu)
+    srv = start_server(port, cpu, demo_dir)
     with open(srv.logpath, "rb") as f:
         f.seek(mark)
         # The AOF (appendonly yes in the demo config) wins over the RDB at start.
@@ -119,9 +139,9 @@ def persistence(srv, port, cpu, keys=DEMO_KEYS):
     keys_after = int(query(port, "DBSIZE"))
     lines = [
         "%d keys of 100 bytes written (`demo:key:<i>`, pipelined MSET), then" % keys,
-        "BGSAVE: status %s, fork %s us, copy-on-write %.1f MiB, file %.1f MiB (`results/demo/data/dump.rdb`)." % (
+        "BGSAVE: status %s, fork %s us, copy-on-write %.1f MiB, file %.1f MiB (`%s`)." % (
             pers["rdb_last_bgsave_status"], stats["latest_fork_usec"], int(pers["rdb_last_cow_size"]) / 1048576,
-            size / 1048576),
+            size / 1048576, shown(path)),
         "Stopped with SIGTERM (exit status %s; save points are set, so it saved first), started again on its"
         " append-only file: loaded"
         " in %s s, %d keys before and %d after%s." % (
@@ -131,17 +151,17 @@ def persistence(srv, port, cpu, keys=DEMO_KEYS):
     return lines, srv
 
 
-def replication(primary_port, cpu):
+def replication(primary_port, cpu, demo_dir=DEMO_DIR):
     """A replica with appendonly yes follows the primary: the full sync, then
     writes the primary answers only after WAIT says the replica has them.
     Returns (report lines, the replica server)."""
     port = free_port(DEFAULT_PORT + 1)
-    data = os.path.join(DEMO_DIR, "replica-data")
+    data = os.path.join(os.path.abspath(demo_dir), "replica-data")
     os.makedirs(data, exist_ok=True)
     argv = [sys.executable, "-m", "engine", "--port", str(port), "--bind", "127.0.0.1", "--dir", data,
             "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
             "--replicaof", "127.0.0.1", str(primary_port)]
-    rep = ServerProc("holdfast-replica", argv, port, cwd=ROOT, logpath=os.path.join(DEMO_DIR, "replica.log"),
+    rep = ServerProc("holdfast-replica", argv, port, cwd=ROOT, logpath=os.path.join(demo_dir, "replica.log"),
                      cpu=cpu).start()
     t0 = time.monotonic()
     r = _caught_up(primary_port, port, 300)
@@ -158,8 +178,8 @@ def replication(primary_port, cpu):
     sample = ["demo:key:%d" % i for i in range(0, DEMO_KEYS, 500)] + ["demo:replicated:%d" % i for i in range(1000)]
     same = query(primary_port, "MGET", *sample) == query(port, "MGET", *sample)
     lines = [
-        "Replica: `%s` (log: `results/demo/replica.log`, its AOF in `results/demo/replica-data/`)." % shlex.join(
-            ["python", "-m", "engine"] + argv[3:]),
+        "Replica: `%s` (log: `%s`, its AOF in `%s/`)." % (
+            shlex.join(["python", "-m", "engine"] + argv[3:]), shown(rep.logpath), shown(data)),
         "Full sync of %d keys: %.2f s (repl-diskless-sync-delay included); the primary's INFO: %s; the "
         "replica's: role=%s, master_link_status=%s." % (
             keys_p - 1000, sync_s, info_fields(primary_port, "replication").get("slave0", "?"), r["role"],
@@ -184,14 +204,14 @@ def _caught_up(primary_port, replica_port, timeout):
         time.sleep(0.05)
 
 
-def sweep_step(primary_port, replica_port):
+def sweep_step(primary_port, replica_port, demo_dir=DEMO_DIR):
     """A short `holdfast-bench sweep` against the running primary (its replica
     attached), then a check that the replica holds what the sweep wrote."""
     import json  # noqa: PLC0415
 
     from .sweep import main as sweep_main  # noqa: PLC0415
 
-    out = os.path.join(DEMO_DIR, "sweep")
+    out = os.path.join(os.path.abspath(demo_dir), "sweep")
     args = ["--targets", "127.0.0.1:%d" % primary_port, "--tests", "set,get,mixed:0.9", "--pipeline", "1,16",
             "--requests", "20000", "--repeat", "1", "--keyspace", "10000", "--out", out]
     sweep_main(args)
@@ -207,8 +227,8 @@ def sweep_step(primary_port, replica_port):
     same = all(query(primary_port, "MGET", *keys[i:i + 1000]) == query(replica_port, "MGET", *keys[i:i + 1000])
                for i in range(0, len(keys), 1000))
     size_p, size_r = int(query(primary_port, "DBSIZE")), int(query(replica_port, "DBSIZE"))
-    lines = ["`holdfast-bench sweep %s` (report with plots: `results/demo/sweep/report.md`):" % " ".join(
-        args[:-1] + [os.path.relpath(out, ROOT)]), "",
+    lines = ["`holdfast-bench sweep %s` (report with plots: `%s`):" % (
+        " ".join(args[:-1] + [shown(out)]), shown(os.path.join(out, "report.md"))), "",
              "| test | -P | requests/s | p50 ms | p99 ms | made by |", "|---|---:|---:|---:|---:|---|"]
     for sm in samples:
         lines.append("| %s | %d | {:,.0f} | %.3f | %.3f | %s |".format(sm["rps"]) % (
@@ -225,7 +245,8 @@ def render(meta, tour_lines, samples, persistence_lines, replication_lines, swee
            "Made by `make demo` (`python -m bench.demo`) on %s, commit `%s`." % (meta["date"], meta["commit"]),
            "Machine: %s, %s CPUs; Python %s." % (meta["env"]["cpu_model"], meta["env"]["cpu_count"],
                                                  meta["env"]["python"]),
-           "", "Server: `%s` (log: `results/demo/holdfast.log`, data: `results/demo/data/`)." % meta["server"],
+           "", "Server: `%s` (log: `%s/holdfast.log`, data: `%s/data/`)." % (
+               meta["server"], meta.get("dir", "results/demo"), meta.get("dir", "results/demo")),
            "Pinning: %s." % meta["pinning"], "", "## A first session", "", "```"]
     out += tour_lines
     out += ["```", "", "## Load", ""]
@@ -261,7 +282,9 @@ def main(argv=None):
     pins = pin_cpus()
     server_cpu, client_cpu = pins if pins else (None, None)
     port = free_port(opts.port)
-    srv = start_server(port, server_cpu)
+    demo_dir = os.path.abspath(opts.out)
+    log = shown(os.path.join(demo_dir, "holdfast.log"))
+    srv = start_server(port, server_cpu, demo_dir)
     print("Holdfast is up: pid %d, port %d, config %s" % (srv.pid, port, os.path.relpath(CONFIG)), flush=True)
     replica = None
     try:
@@ -270,28 +293,29 @@ def main(argv=None):
         print("load:", flush=True)
         bench_bin, requests, samples = load(srv, opts, client_cpu)
         print("persistence:", flush=True)
-        persistence_lines, srv = persistence(srv, port, server_cpu)
+        persistence_lines, srv = persistence(srv, port, server_cpu, demo_dir=demo_dir)
         print("\n".join("  " + t for t in persistence_lines), flush=True)
         print("replication:", flush=True)
-        replication_lines, replica = replication(port, client_cpu)
+        replication_lines, replica = replication(port, client_cpu, demo_dir)
         print("\n".join("  " + t for t in replication_lines), flush=True)
         print("sweep:", flush=True)
-        sweep_lines = sweep_step(port, replica.port)
+        sweep_lines = sweep_step(port, replica.port, demo_dir)
     except BaseException:
         if replica is not None:
             replica.stop()
         srv.stop()
-        print("demo stopped early; the server was shut down (log: results/demo/holdfast.log)", file=sys.stderr)
+        print("demo stopped early; the server was shut down (log: %s)" % log, file=sys.stderr)
         raise
     rc_replica = replica.stop()
     rc = srv.stop()
-    shutdown = "clean (exit status 0)" if rc == 0 else "exit status %s -- see results/demo/holdfast.log" % rc
+    shutdown = "clean (exit status 0)" if rc == 0 else "exit status %s -- see %s" % (rc, log)
     shutdown += "; replica: %s" % ("clean" if rc_replica == 0 else "exit status %s" % rc_replica)
     print("server stopped: %s" % shutdown)
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": procstat.git_commit(ROOT), "env": procstat.environment(ROOT),
-        "server": shlex.join(["python", "-m", "engine", os.path.relpath(CONFIG, ROOT), "--port", str(port)]),
+        "server": shlex.join(["python", "-m", "engine", shown(CONFIG), *server_args(port, demo_dir)[1:]]),
+        "dir": shown(demo_dir),
         "pinning": ("server on CPU %d, load on CPU %d (taskset)" % pins) if pins else "none",
         "bench_bin": bench_bin, "requests": requests,
         "bench_cmd": bench_bin and " ".join(benchmark_command(  # one line for the reader, not for a shell
@@ -299,8 +323,8 @@ def main(argv=None):
         "clients": opts.clients, "shutdown": shutdown,
     }
     report = render(meta, tour_lines, samples, persistence_lines, replication_lines, sweep_lines)
-    os.makedirs(opts.out, exist_ok=True)
-    path = os.path.join(opts.out, "report.md")
+    os.makedirs(demo_dir, exist_ok=True)
+    path = os.path.join(demo_dir, "report.md")
     with open(path, "w") as f:
         f.write(report)
     print("\n" + report)
