@@ -1,7 +1,7 @@
 """The server: owns the keyspace, the clients and the one write path.
 
-`Server.call` runs one command for one client: lookup, checks, execution,
-statistics. `Server.propagate` is the only place writes leave the keyspace
+Running what clients send (`run_batch`, the hot path, and `call`, one
+command with every check) is engine/dispatch.py, mixed in. `Server.propagate` is the only place writes leave the keyspace
 (AOF, replication backlog, the in-memory sink tests read). Subsystems hook in
 through small lists (`before_sleep_hooks`, `cron_hooks`, `shutdown_hooks`,
 `propagation_targets`) rather than by reaching into clients.
@@ -16,6 +16,7 @@ from .acl import Acl
 from .admission import PROTECTED_MODE_DENIED, Admission
 from .blocking import Blocking
 from .command_tables import command_tables
+from .dispatch import Dispatch
 from .eventloop import EventLoop
 from .eviction import Eviction
 from .keyspace import Keyspace
@@ -25,13 +26,8 @@ from .pubsub import PubSub
 from .slowlog import SlowLog
 from .stats import Stats
 
-_NO_FAST_COMMANDS = {}
-# Command runs (see run_batch) are timed as a whole, so they are taken only
-# while the slow log's threshold is at least this (or the log is off).
-RUN_MIN_SLOWLOG_S = 0.001
 
-
-class Server(Admission):
+class Server(Admission, Dispatch):
     def __init__(self, config):
         self.config = config
         self.pid = os.getpid()
@@ -104,256 +100,6 @@ class Server(Admission):
         if cmd is None:
             cmd = self.commands.get(name.lower())
         return cmd
-
-    # -- running commands -----------------------------------------------------------
-
-    def process_input(self, c, data):
-        """Parse what a client sent and run every complete command."""
-        if c.close_after_reply:
-            return  # after QUIT or a protocol error nothing more is read
-        parser = c.parser
-        self.process_requests(c, parser.parse(data), len(data))
-        self.after_parse(c)
-
-    def after_parse(self, c):
-        """A protocol error or an oversized query buffer found by the read
-        just run."""
-        parser = c.parser
-        if parser.error is not None:
-            err = parser.error
-            parser.error = None
-            self.protocol_error(c, err)
-        elif parser.pending and parser.pending_bytes() > self.config["client-query-buffer-limit"]:
-            self.query_buffer_overflow(c, bytes(parser.pending[:64]))
-
-    def process_requests(self, c, reqs, n):
-        """Run the requests parsed from `n` bytes a client sent (here, or by
-        its I/O worker: engine/io_workers.py)."""
-        if c.close_after_reply:
-            return
-        c.tot_net_in += n
-        st = self.stats
-        st.net_input_bytes += n
-        st.total_reads_processed += 1
-        c.last_interaction = self.now_ms
-        if reqs:
-            if c.deferred is not None:
-                c.deferred.extend(reqs)
-            else:
-                self.run_batch(c, reqs)
-
-    def protocol_error(self, c, err):
-        """Answer a malformed request as Redis does, then close."""
-        if c.close_after_reply or c.closed:
-            return
-        logsetup.verbose("Protocol error (%s) from client: id=%d addr=%s", err, c.id, c.addr)
-        c.write(resp.error("ERR Protocol error: %s" % err))
-        c.close_after_reply = True
-        c.deferred = None
-
-    def query_buffer_overflow(self, c, head):
-        logsetup.warning("Closing client that reached max query buffer length: id=%d addr=%s "
-                         "(qbuf initial bytes: %r)", c.id, c.addr, head)
-        self.free_client(c)
-
-    def resume_deferred(self, c):
-        """Run requests a client sent while it was blocked, after it unblocks."""
-        reqs = c.deferred
-        c.deferred = None
-        if reqs:
-            self.run_batch(c, reqs)
-
-    def run_batch(self, c, reqs):
-        """Run a client's parsed requests in order. This is the hot path: a
-        command found in the fast table (see _build_command_table) with the
-        right arity runs inline with one clock read; anything else, and every
-        command of a client in a special state (MULTI, subscribed, not
-        authenticated, MONITOR running), goes through `call`, which does
-        every check.
-
-        A command with a runner (GET, SET: see commands.runner) hands it the
-        whole run of its plain requests that follows, one loop instead of a
-        call each. A run is timed as a whole, so runs are taken only while
-        the slow log is off or its threshold is 1 ms or more: each request of
-        a run is O(1) with a small value, so none can reach the threshold
-        alone."""
-        self.current_client = c  # whose writes these are (the replication offset for its WAIT)
-        if (c.gated or self.monitors or self.write_block_reason is not None or self.loading or self.replica_read_only
-                or self.masterdown_reason is not None or self.pause.kind):
-            fast = self._fast_table(c)
-        else:
-            fast = self.fast_commands  # the usual case, without a call
-        wbuf = c.wbuf
-        # A float clock: cheaper than perf_counter_ns's big ints on this path.
-        clock = time.perf_counter
-        slow_s = self.slowlog_threshold_s
-        runs = slow_s >= RUN_MIN_SLOWLOG_S and len(reqs) > 1  # one request: its handler is cheaper
-        ready_keys = self.ready_keys
-        # Statistics of a run of the same fast command (a pipeline of SETs)
-        # are added up here and credited when the command changes, before
-        # the next one runs, so INFO in the same pipeline sees them. The
-        # run's time is its clock span (t_prev - run_t0), gaps taken out.
-        run = None
-        run_n = 0
-        run_t0 = t_prev = clock()
-        i, n = 0, len(reqs)
-        while i < n:
-            argv = reqs[i]
-            i += 1
-            try:
-                if not argv:
-                    continue
-                entry = fast.get(argv[0])
-                if entry is not None:
-                    cmd, handler, lo, hi, runner = entry
-                    if lo <= len(argv) <= hi:
-                        if cmd is not run:
-                            if run is not None:
-                                self._credit(c, run, run_n, t_prev - run_t0)
-                            run = cmd
-                            run_n = 0
-                            run_t0 = t_prev
-                        if runner is not None and runs and (j := runner(c, reqs, i - 1)) >= i:
-                            run_n += j - i + 1  # it ran reqs[i - 1:j], timed as one
-                            i = j
-                            t_prev = clock()
-                        else:
-                            reply = handler(c, argv)
-                            t = clock()
-                            run_n += 1
-                            if reply is not None:
-                                wbuf.append(reply)
-                                if reply[0] == 45:  # '-'
-                                    cmd.failed_calls += 1
-                                    self.stats.count_error(reply)
-                            if t - t_prev >= slow_s:
-                                self.slowlog.add(c, argv, int((t - t_prev) * 1e6), self.config["slowlog-max-len"])
-                            t_prev = t
-                        if ready_keys:
-                            # This command fed keys that blocked clients wait on:
-                            # serve them now, before this client's next command.
-                            self.blocking.handle_ready()
-                            t = clock()
-                            run_t0 += t - t_prev  # not this client's command time
-                            t_prev = t
-                        continue
-                if run is not None:
-                    self._credit(c, run, run_n, t_prev - run_t0)
-                    run = None
-                self.call(c, argv)
-                if ready_keys:
-                    self.blocking.handle_ready()
-                if c.deferred is not None or c.close_after_reply or c.closed:
-                    # Blocked (the rest waits), QUIT, or killed: stop here.
-                    if c.deferred is not None:
-                        c.deferred.extend(reqs[i:])
-                    break
-                fast = self._fast_table(c)  # the command may have changed the client's state
-                t_prev = clock()
-            except Exception:  # a bug in a command must not take the server down
-                if run is not None:
-                    self._credit(c, run, run_n, t_prev - run_t0)
-                    run = None
-                self.internal_error(c, argv)
-                if c.closed or c.close_after_reply:
-                    break
-                fast = self._fast_table(c)
-                t_prev = clock()
-        if run is not None:  # _credit, inline: every batch ends here
-            run.calls += run_n
-            run.usec += (t_prev - run_t0) * 1e9
-            c.tot_cmds += run_n
-            self.stats.total_commands_processed += run_n
-            c.last_cmd = run.name
-        if c.wbuf and not c.in_write_list:
-            c.in_write_list = True
-            self.pending_writes.append(c)
-
-    def _credit(self, c, cmd, n, seconds):
-        """Count `n` runs of `cmd` taking `seconds` in all (Command.usec
-        counts nanoseconds)."""
-        cmd.calls += n
-        cmd.usec += seconds * 1e9
-        c.tot_cmds += n
-        self.stats.total_commands_processed += n
-
-    def internal_error(self, c, argv):
-        """A command raised: log the traceback, answer its client with an
-        error and go on serving (Redis would crash; we need not)."""
-        name = argv[0][:64].decode("utf-8", errors="replace") if argv else ""
-        logsetup.log_exception("Internal error running command '%s' for client id=%d addr=%s"
-                               % (name, c.id, c.addr))
-        self.stats.total_commands_processed += 1
-        if not c.closed:
-            c.write(resp.error("ERR internal error running '%s' (see the server log)" % name))
-
-    def _fast_table(self, c):
-        if c.gated or self.monitors or self.loading or self.masterdown_reason is not None or self.pause.kind:
-            return _NO_FAST_COMMANDS
-        if self.write_block_reason is not None or self.replica_read_only:
-            return self.fast_read_only
-        return self.fast_commands
-
-    def call(self, c, argv):
-        """Run one command with every check (the slow path of run_batch, and
-        the entry point for MULTI/EXEC and unblocked clients)."""
-        self.current_client = c
-        if not c.skip_next_reply:
-            self._call(c, argv)
-            return
-        # CLIENT REPLY SKIP armed by the previous command: drop this one's
-        # reply, whichever path it takes (rejected, queued or run), unless
-        # this command arms it again (another CLIENT REPLY SKIP).
-        c.skip_next_reply = "now"
-        try:
-            self._call(c, argv)
-        finally:
-            if c.skip_next_reply == "now":
-                c.skip_next_reply = False
-                c.update_gate()
-
-    def _call(self, c, argv):
-        cmd = self.commands.get(argv[0])
-        if cmd is None:
-            cmd = self.commands.get(argv[0].lower())
-            if cmd is None:
-                self._reject(c, None, _unknown_command(argv))
-                return
-        c.last_cmd = cmd.name
-        a = cmd.arity
-        n = len(argv)
-        if (n != a) if a >= 0 else (n < -a):
-            self._reject(c, cmd, b"ERR wrong number of arguments for '%s' command" % cmd.name)
-            return
-        if cmd.subcommands and n > 1 and not self._subcommand_ok(c, cmd, argv):
-            return
-        if self.pause.kind and c.authenticated and self.pause.holds(c, cmd):
-            self.pause.postpone(c, argv)  # CLIENT PAUSE: this and what follows wait for its end
-            return
-        if c.gated and self._gate(c, cmd, argv):
-            return
-        err = self._refusal(c, cmd, argv)
-        if err is not None:
-            self._reject(c, cmd, err)
-            return
-        t0 = time.perf_counter_ns()
-        reply = cmd.handler(c, argv)
-        dur = time.perf_counter_ns() - t0
-        if c.kind == "aof":
-            return  # replayed from the AOF: Redis runs those without call(), counted nowhere
-        cmd.calls += 1
-        cmd.usec += dur
-        c.tot_cmds += 1
-        self.stats.total_commands_processed += 1
-        if reply is not None:
-            c.write(reply)
-            if reply[0] == 45:  # '-'
-                cmd.failed_calls += 1
-                self.stats.count_error(reply)
-        if dur >= self.slowlog_threshold_ns:
-            self.slowlog.add(c, argv, dur // 1000, self.config["slowlog-max-len"])
-        if self.monitors:
-            self.feed_monitors(c, argv, cmd)
 
     def _appendonly_changed(self, _old, new):
         """CONFIG SET appendonly (at start the AOF is opened by main)."""
@@ -582,15 +328,6 @@ class Server(Admission):
         self.loop.close_listeners()
         logsetup.warning("%s is now ready to exit, bye bye...", "Holdfast")
         return True
-
-
-def _unknown_command(argv):
-    args = b""
-    for a in argv[1:]:
-        if len(args) >= 128:
-            break
-        args += b"'%s' " % a[: 128 - len(args)]
-    return b"ERR unknown command '%s', with args beginning with: %s" % (argv[0][:128], args)
 
 
 def _is_loopback(host):
