@@ -14,6 +14,11 @@ servers are always stopped on the way out, on errors, Ctrl-C and SIGTERM
 too. Each step is a function. Everything it writes (report.md, holdfast.log,
 data/, replica.log, replica-data/, sweep/) goes under --out, results/demo
 unless told; the server's config is always results/demo/holdfast.conf.
+Each run starts on empty data/ and replica-data/ (the previous run's are
+removed first). A check that fails (keys lost across the restart, a replica
+that differs from its primary) is marked in the report, named on stderr and
+makes the exit status 1, once the report is written and the servers stopped;
+a sweep that fails or is interrupted stops the demo there.
 """
 
 import argparse
@@ -21,6 +26,7 @@ import datetime
 import os
 import re
 import shlex
+import shutil
 import sys
 import time
 import types
@@ -64,6 +70,18 @@ def server_args(port, demo_dir=DEMO_DIR):
     if os.path.abspath(demo_dir) != DEMO_DIR:
         args += ["--dir", os.path.join(os.path.abspath(demo_dir), "data")]
     return args
+
+
+def fresh_data_dirs(demo_dir=DEMO_DIR):
+    """Remove data/ and replica-data/ under `demo_dir` (a link there is
+    removed, not followed; nothing outside `demo_dir` is touched), so a run
+    starts on no dataset and no AOF of a previous one."""
+    for name in ("data", "replica-data"):
+        path = os.path.join(os.path.abspath(demo_dir), name)
+        if os.path.islink(path) or os.path.isfile(path):
+            os.remove(path)
+        elif os.path.isdir(path):
+            shutil.rmtree(path)
 
 
 def start_server(port, cpu, demo_dir=DEMO_DIR):
@@ -114,10 +132,10 @@ def load(srv, opts, client_cpu):
     return bench_bin, requests, samples
 
 
-def persistence(srv, port, cpu, keys=DEMO_KEYS, demo_dir=DEMO_DIR):
+def persistence(srv, port, cpu, keys=DEMO_KEYS, demo_dir=DEMO_DIR, failures=None):
     """Write `keys` strings of 100 bytes (pipelined MSETs), BGSAVE, restart
-    on the snapshot, check nothing was lost. Returns (report lines, the
-    restarted server)."""
+    on the snapshot, check nothing was lost (a failed check is appended to
+    `failures`). Returns (report lines, the restarted server)."""
     load_ok(port, string_batches(keys, 100, prefix="demo:key"))
     keys_before = int(query(port, "DBSIZE"))
     query(port, "BGSAVE")
@@ -148,13 +166,17 @@ def persistence(srv, port, cpu, keys=DEMO_KEYS, demo_dir=DEMO_DIR):
             rc, loaded[-1].decode() if loaded else "?", keys_before, keys_after,
             "" if keys_after == keys_before else " -- **keys were lost**"),
     ]
+    if keys_after != keys_before and failures is not None:
+        failures.append("persistence: keys were lost across the restart (%d before, %d after)" % (
+            keys_before, keys_after))
     return lines, srv
 
 
-def replication(primary_port, cpu, demo_dir=DEMO_DIR):
+def replication(primary_port, cpu, demo_dir=DEMO_DIR, failures=None):
     """A replica with appendonly yes follows the primary: the full sync, then
-    writes the primary answers only after WAIT says the replica has them.
-    Returns (report lines, the replica server)."""
+    writes the primary answers only after WAIT says the replica has them
+    (a replica that differs is appended to `failures`). Returns (report
+    lines, the replica server)."""
     port = free_port(DEFAULT_PORT + 1)
     data = os.path.join(os.path.abspath(demo_dir), "replica-data")
     os.makedirs(data, exist_ok=True)
@@ -188,6 +210,9 @@ def replication(primary_port, cpu, demo_dir=DEMO_DIR):
         "%d sampled values %s%s." % (acked, keys_p, keys_r, len(sample), "identical" if same else "**differ**",
                                      "" if keys_p == keys_r and same else " -- **the replica differs**"),
     ]
+    if not (keys_p == keys_r and same) and failures is not None:
+        failures.append("replication: the replica differs from the primary (keys: primary %d, replica %d; "
+                        "sampled values %s)" % (keys_p, keys_r, "identical" if same else "differ"))
     return lines, rep
 
 
@@ -204,9 +229,12 @@ def _caught_up(primary_port, replica_port, timeout):
         time.sleep(0.05)
 
 
-def sweep_step(primary_port, replica_port, demo_dir=DEMO_DIR):
+def sweep_step(primary_port, replica_port, demo_dir=DEMO_DIR, failures=None):
     """A short `holdfast-bench sweep` against the running primary (its replica
-    attached), then a check that the replica holds what the sweep wrote."""
+    attached), then a check that the replica holds what the sweep wrote (a
+    replica that differs is appended to `failures`). A sweep interrupted by
+    Ctrl-C (bench.sweep catches it and returns 130) raises KeyboardInterrupt,
+    one that fails RuntimeError: the demo stops there."""
     import json  # noqa: PLC0415
 
     from .sweep import main as sweep_main  # noqa: PLC0415
@@ -214,7 +242,12 @@ def sweep_step(primary_port, replica_port, demo_dir=DEMO_DIR):
     out = os.path.join(os.path.abspath(demo_dir), "sweep")
     args = ["--targets", "127.0.0.1:%d" % primary_port, "--tests", "set,get,mixed:0.9", "--pipeline", "1,16",
             "--requests", "20000", "--repeat", "1", "--keyspace", "10000", "--out", out]
-    sweep_main(args)
+    rc = sweep_main(args)
+    if rc == 130:
+        print("the sweep was interrupted", file=sys.stderr, flush=True)
+        raise KeyboardInterrupt
+    if rc:
+        raise RuntimeError("the sweep failed (exit status %s)" % rc)
     with open(os.path.join(out, "results.json")) as f:
         samples = json.load(f)["samples"]
     _caught_up(primary_port, replica_port, 60)  # if not, the comparison below says so
@@ -237,6 +270,9 @@ def sweep_step(primary_port, replica_port, demo_dir=DEMO_DIR):
               "all %d values written by the sweep %s%s." % (
                   size_p, size_r, len(keys), "identical" if same else "**differ**",
                   "" if same and size_p == size_r else " -- **the replica differs**")]
+    if not (same and size_p == size_r) and failures is not None:
+        failures.append("sweep: the replica differs from the primary after the sweep (keys: primary %d, replica "
+                        "%d; the sweep's values %s)" % (size_p, size_r, "identical" if same else "differ"))
     return lines
 
 
@@ -284,22 +320,24 @@ def main(argv=None):
     port = free_port(opts.port)
     demo_dir = os.path.abspath(opts.out)
     log = shown(os.path.join(demo_dir, "holdfast.log"))
+    fresh_data_dirs(demo_dir)  # not the previous run's dataset and AOF
     srv = start_server(port, server_cpu, demo_dir)
     print("Holdfast is up: pid %d, port %d, config %s" % (srv.pid, port, os.path.relpath(CONFIG)), flush=True)
     replica = None
+    failures = []  # the checks that failed: the report marks them, the exit status follows
     try:
         tour_lines = tour(port)
         print("\n".join("  " + t for t in tour_lines), flush=True)
         print("load:", flush=True)
         bench_bin, requests, samples = load(srv, opts, client_cpu)
         print("persistence:", flush=True)
-        persistence_lines, srv = persistence(srv, port, server_cpu, demo_dir=demo_dir)
+        persistence_lines, srv = persistence(srv, port, server_cpu, demo_dir=demo_dir, failures=failures)
         print("\n".join("  " + t for t in persistence_lines), flush=True)
         print("replication:", flush=True)
-        replication_lines, replica = replication(port, client_cpu, demo_dir)
+        replication_lines, replica = replication(port, client_cpu, demo_dir, failures)
         print("\n".join("  " + t for t in replication_lines), flush=True)
         print("sweep:", flush=True)
-        sweep_lines = sweep_step(port, replica.port, demo_dir)
+        sweep_lines = sweep_step(port, replica.port, demo_dir, failures)
     except BaseException:
         if replica is not None:
             replica.stop()
@@ -329,7 +367,12 @@ def main(argv=None):
         f.write(report)
     print("\n" + report)
     print("report written to %s" % os.path.relpath(path))
-    return 0 if rc == 0 and rc_replica == 0 else 1
+    for failure in failures:
+        print("check failed: %s" % failure, file=sys.stderr)
+    if failures:
+        print("demo FAILED: %d check(s) failed (marked ** in %s)" % (len(failures), os.path.relpath(path)),
+              file=sys.stderr)
+    return 0 if rc == 0 and rc_replica == 0 and not failures else 1
 
 
 if __name__ == "__main__":

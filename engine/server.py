@@ -1,8 +1,9 @@
 """The server: owns the keyspace, the clients and the one write path.
 
 Running what clients send (`run_batch`, the hot path, and `call`, one
-command with every check) is engine/dispatch.py, mixed in. `Server.propagate` is the only place writes leave the keyspace
-(AOF, replication backlog, the in-memory sink tests read). Subsystems hook in
+command with every check) is engine/dispatch.py, mixed in.
+`Server.propagate` is the only place writes leave the keyspace (AOF,
+replication backlog, the in-memory sink tests read). Subsystems hook in
 through small lists (`before_sleep_hooks`, `cron_hooks`, `shutdown_hooks`,
 `propagation_targets`) rather than by reaching into clients.
 """

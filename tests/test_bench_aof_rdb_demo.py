@@ -7,6 +7,7 @@ asserted."""
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -77,6 +78,11 @@ def test_rdb_end_to_end(tmp_path):
         assert s["writes_during_bgsave"] > 0  # the busy BGSAVE had a writer
     first = next(s for s in data["samples"] if s["dataset"] == "strings" and s["round"] == 1)
     assert first["file_bytes"] > 5000 * 100  # random hex values: LZF finds little to compress
+    for ds in ("strings", "hashes"):
+        # round 2 saves what round 1's busy-BGSAVE writer left: values of the same kind, a file of the same size
+        r1, r2 = (next(s["file_bytes"] for s in data["samples"] if s["dataset"] == ds and s["round"] == rnd)
+                  for rnd in (1, 2))
+        assert abs(r2 - r1) <= 0.1 * r1, (ds, r1, r2)
     summary = data["summary"]
     assert {ds: list(by) for ds, by in summary.items()} == {"strings": ["holdfast"], "hashes": ["holdfast"]}
     assert summary["strings"]["holdfast"]["save_s"]["n"] == 2
@@ -86,6 +92,46 @@ def test_rdb_end_to_end(tmp_path):
     rows = _rows(report, r"^\| (strings|hashes) \| Holdfast((?: \| %s){9}) \|$" % num)  # nine figures a row
     assert [r[0] for r in rows] == ["strings", "hashes"]
     targets = _rows(report, r"^\| (strings|hashes) \| - \| - \| [\d.]+ \| (yes|\*\*no\*\*) \|$")
+    assert [t[0] for t in targets] == ["strings", "hashes"]
+
+
+def test_rdb_load_under_a_millisecond_is_reported_not_divided(tmp_path):
+    """redis-server logs a tiny load as "0.000 seconds": a load time of 0,
+    no load speed, "<0.001" in the report; no line at all: n/a."""
+    from bench import rdb  # noqa: PLC0415
+
+    log = tmp_path / "redis.log"
+    log.write_bytes(b"old line\n1:M 04 Dec 2026 17:00:00.000 * DB loaded from disk: 0.000 seconds\n")
+    assert rdb._loaded_seconds(log, 0) == 0.0
+    assert rdb._loaded_seconds(log, log.stat().st_size) is None
+    st = {"n": 1, "median": 0.0, "min": 0.0, "max": 0.0}
+    assert rdb._m(st, none="n/a", zero="<0.001") == "<0.001"
+    assert rdb._m(None, none="n/a") == "n/a"
+    assert rdb._load_text(0.0) == "<0.001 s" and rdb._load_text(None) == "n/a"
+    assert rdb._ratio(st, st) is None
+
+
+def test_rdb_tiny_dataset_with_redis(tmp_path):
+    """A dataset redis-server may load in "0.000 seconds" (no load speed to
+    compute): the run ends with a report all the same."""
+    require_tool("redis-server")
+    out = tmp_path / "rdb"
+    _run("bench.rdb", ["--strings", "200", "--hashes", "50", "--fields", "5", "--rounds", "1", "--out", str(out)],
+         cwd=tmp_path, TMPDIR=str(tmp_path))
+    data = json.loads((out / "results.json").read_text())
+    assert sorted({s["server"] for s in data["samples"]}) == ["holdfast", "redis"]
+    for s in data["samples"]:
+        assert s["keys"] == {"strings": 200, "hashes": 50}[s["dataset"]]
+        assert s["load_s"] is not None and s["load_s"] >= 0
+        assert (s["load_keys_per_s"] is None) == (s["load_s"] == 0)
+    report = (out / "report.md").read_text()
+    rows = _rows(report, r"^\| (strings|hashes) \| (Holdfast|redis-server) \| [\d.]+ \| \d+ \| (<0\.001|[\d.]+) \| "
+                         r"(n/a|\d+) \|.*\|$")
+    assert sorted((ds, name) for ds, name, *_ in rows) == sorted(
+        (ds, name) for ds in ("strings", "hashes") for name in ("Holdfast", "redis-server"))
+    for _ds, _name, load_s, load_rate in rows:
+        assert (load_s == "<0.001") == (load_rate == "n/a")
+    targets = _rows(report, r"^\| (strings|hashes) \| [\d.]+ \| (n/a|[\d.]+) \| [\d.]+ \| (yes|\*\*no\*\*) \|$")
     assert [t[0] for t in targets] == ["strings", "hashes"]
 
 
@@ -130,3 +176,119 @@ def test_demo_end_to_end(tmp_path):
                   r"identical\.", report)
     assert m and m[1] == m[2] and int(m[1]) > keys + 1000 and int(m[3]) > 0
     assert "Shutdown: clean (exit status 0); replica: clean." in report
+
+    # A second run in the same folder starts on empty data directories (not on this run's dataset and AOF):
+    # the same key counts as this fresh run. Only data/ and replica-data/ go; the rest of the folder stays.
+    counts = _demo_key_counts(report)
+    (out / "data" / "stale").write_text("left by the first run")
+    (out / "notes.txt").write_text("not the demo's")
+    _run("bench.demo", ["--requests", "2000", "--clients", "4", "--port", "0", "--out", str(out)], cwd=tmp_path)
+    again = (out / "report.md").read_text()
+    assert "**" not in again
+    assert _demo_key_counts(again) == counts
+    assert not (out / "data" / "stale").exists() and (out / "notes.txt").read_text() == "not the demo's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+
+
+def _demo_key_counts(report):
+    """The key counts a demo report gives: before and after the restart, the
+    full sync, primary and replica after the WAIT."""
+    m = re.search(r"(\d+) keys before and (\d+) after", report)
+    sync = re.search(r"Full sync of (\d+) keys", report)
+    wait = re.search(r"keys: primary (\d+), replica (\d+);", report)
+    return [int(x) for x in (*m.groups(), sync[1], *wait.groups())]
+
+
+def _demo_patched(prelude, args, cwd):
+    """`python -m bench.demo args` (its `__main__` block, through runpy) after
+    `prelude` has patched the modules it uses; the finished process."""
+    code = prelude + "\nimport runpy\nrunpy.run_module('bench.demo', run_name='__main__', alter_sys=True)\n"
+    env = dict(os.environ, PYTHONPATH=ROOT + (os.pathsep + os.environ["PYTHONPATH"]
+                                              if os.environ.get("PYTHONPATH") else ""))
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def _servers_left(out):
+    """Pids of processes (the demo's servers) whose command line names `out`;
+    any found are stopped so a failing test leaves none behind."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if str(out).encode() in f.read():
+                    pids.append(int(pid))
+        except OSError:
+            continue
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return pids
+
+
+def test_demo_fails_when_keys_are_lost(tmp_path):
+    """A check that fails (here every key gone across the persistence step's
+    restart: its AOF and RDB are deleted just before it) still gets its
+    report and a clean shutdown, then a non-zero exit naming the check."""
+    require_tool("redis-benchmark")
+    out = tmp_path / "demo"
+    prelude = "\n".join([
+        "import os, shutil",
+        "from bench import serverproc",
+        "DATA = %r" % str(out / "data"),
+        "_start, starts = serverproc.ServerProc.start, []",
+        "def start(self, timeout=30):",
+        "    if self.name == 'holdfast':",
+        "        starts.append(self)",
+        "        if len(starts) == 2:  # the restart on the snapshot and AOF: both gone",
+        "            shutil.rmtree(os.path.join(DATA, 'appendonlydir'))",
+        "            os.remove(os.path.join(DATA, 'dump.rdb'))",
+        "    return _start(self, timeout)",
+        "serverproc.ServerProc.start = start",
+        # the sweep's load is not what this test is about: an empty sweep stands in
+        "import json, bench.sweep",
+        "def sweep(argv):",
+        "    out = argv[argv.index('--out') + 1]",
+        "    os.makedirs(out, exist_ok=True)",
+        "    with open(os.path.join(out, 'results.json'), 'w') as f:",
+        "        json.dump({'samples': []}, f)",
+        "    return 0",
+        "bench.sweep.main = sweep",
+    ])
+    proc = _demo_patched(prelude, ["--requests", "2000", "--clients", "4", "--port", "0", "--out", str(out)],
+                         tmp_path)
+    assert not _servers_left(out)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = (out / "report.md").read_text()
+    assert re.search(r"\d+ keys before and 0 after -- \*\*keys were lost\*\*\.", report)
+    assert "Shutdown: clean (exit status 0); replica: clean." in report
+    assert re.search(r"check failed: persistence: keys were lost across the restart \(\d+ before, 0 after\)",
+                     proc.stderr), proc.stderr[-3000:]
+
+
+def test_demo_stops_when_the_sweep_is_interrupted(tmp_path):
+    """Ctrl-C during the sweep step (bench.sweep catches it, writes what it
+    measured and returns 130): the demo stops there, its servers shut down,
+    exit status 130, and no report claims a finished run."""
+    require_tool("redis-benchmark")
+    out = tmp_path / "demo"
+    prelude = "\n".join([
+        "from bench import sweep",
+        "_run_sweep = sweep.run_sweep",
+        "def run_sweep(opts, targets, gen_name, gen_path, pins, workdir, on_sample, info):",
+        "    def ctrl_c_after_one(sample):",
+        "        on_sample(sample)",
+        "        raise KeyboardInterrupt",
+        "    return _run_sweep(opts, targets, gen_name, gen_path, pins, workdir, ctrl_c_after_one, info)",
+        "sweep.run_sweep = run_sweep",
+    ])
+    proc = _demo_patched(prelude, ["--requests", "2000", "--clients", "4", "--port", "0", "--out", str(out)],
+                         tmp_path)
+    assert not _servers_left(out)
+    assert proc.returncode == 130, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "interrupted: writing what was measured (1 samples)" in proc.stderr
+    assert "demo stopped early; the server was shut down" in proc.stderr
+    assert json.loads((out / "sweep" / "results.json").read_text())["meta"]["interrupted"] is True
+    assert not (out / "report.md").exists()
