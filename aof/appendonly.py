@@ -55,8 +55,7 @@ class AppendOnly:
         self.dir = self.config["appenddirname"]
         self.name = self.config["appendfilename"]
         self.db = -1
-        self.buf = []
-        self.buf_bytes = 0
+        self.buf = []  # one list for the server's life: `feed` may be its bound append
         self.fd = None
         self.manifest = None
         self.current_size = 0  # of the incr file being appended to
@@ -81,22 +80,27 @@ class AppendOnly:
         self.crc_pending = 0  # crc32c of the bytes written since the last #crc32c annotation
         self.crc_pending_len = 0
         self.crc_written_at = 0.0
-        self.timestamps = self.config["aof-timestamp-enabled"]
         self.last_ts = 0
+        self._timestamps_changed(None, self.config["aof-timestamp-enabled"])
         server.config.on_change("aof-timestamp-enabled", self._timestamps_changed)
 
     # -- the write stream ---------------------------------------------------------------
 
-    def feed(self, data):
-        if self.timestamps:
-            now = int(time.time())
-            if now != self.last_ts:  # one annotation per second of writes, as Redis's aof-timestamp-enabled
-                self.last_ts = now
-                ts = b"#TS:%d\r\n" % now
-                self.buf.append(ts)
-                self.buf_bytes += len(ts)
+    # `feed(data)`, the propagation target's entry, is set per instance by
+    # _timestamps_changed: the buffer's own append (C, no Python frame on
+    # every write) or, with aof-timestamp-enabled, _feed_with_timestamps.
+
+    def _feed_with_timestamps(self, data):
+        now = int(time.time())
+        if now != self.last_ts:  # one annotation per second of writes, as Redis's aof-timestamp-enabled
+            self.last_ts = now
+            self.buf.append(b"#TS:%d\r\n" % now)
         self.buf.append(data)
-        self.buf_bytes += len(data)
+
+    @property
+    def buf_bytes(self):
+        """Bytes waiting in the buffer (INFO aof_buffer_length, the memory estimate)."""
+        return sum(map(len, self.buf))
 
     def flush(self, force=False):
         """before_sleep: write the buffer, then fsync as the policy says
@@ -153,8 +157,7 @@ class AppendOnly:
         except OSError as e:
             self._write_failed(e, policy)
             return
-        self.buf = []
-        self.buf_bytes = 0
+        self.buf.clear()
         self.current_size += len(data)
         self.crc_pending, self.crc_pending_len = crc, covered
         if annotated:
@@ -186,6 +189,7 @@ class AppendOnly:
     def _timestamps_changed(self, _old, new):
         self.timestamps = new
         self.last_ts = 0
+        self.feed = self._feed_with_timestamps if new else self.buf.append
 
     @property
     def total_size(self):
