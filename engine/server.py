@@ -124,23 +124,33 @@ class Server(Admission, Dispatch):
 
     # -- the one write path ------------------------------------------------------
 
-    def propagate(self, dbid, argv, repl_only=False, encoded=None):
+    def propagate(self, dbid, argv, repl_only=False):
         """Send a write, already rewritten to be deterministic, to every
         consumer of the write stream: the AOF, the replication backlog, the
-        test sink. `repl_only` writes (PUBLISH) skip the AOF, as in Redis.
-        `encoded`: argv as RESP already (RequestParser.whole)."""
+        test sink. `repl_only` writes (PUBLISH) skip the AOF, as in Redis."""
         if not repl_only:
             self.dirty += 1
         if self.propagation_targets:
-            self._feed_stream(dbid, encoded or resp.encode_command(argv), repl_only)
+            self._feed_stream(dbid, self._as_sent(argv, 1) or resp.encode_command(argv), repl_only)
 
-    def propagate_run(self, dbid, argvs, encoded=None):
+    def propagate_run(self, dbid, argvs):
         """propagate() for a run of writes (Server.run_batch's command runs):
-        one encoding and one feed per consumer for all of them. `encoded`:
-        the run as RESP already (the read it came in: RequestParser.whole)."""
+        one encoding and one feed per consumer for all of them."""
         self.dirty += len(argvs)
         if self.propagation_targets:
-            self._feed_stream(dbid, encoded or b"".join(map(resp.encode_command, argvs)))
+            self._feed_stream(dbid, self._as_sent(argvs[0], len(argvs)) or b"".join(map(resp.encode_command, argvs)))
+
+    def _as_sent(self, first, n):
+        """The bytes the running client sent for the `n` requests starting
+        with the argv `first`, when they are the whole read being run
+        (RequestParser.whole: those bytes are exactly their RESP encoding,
+        so they need not be encoded again); else None. A write rewritten
+        for the stream is a new list, never a request of the read."""
+        c = self.current_client
+        whole = c.parser.whole if c is not None else None
+        if whole is not None and whole[0][0] is first and len(whole[0]) == n:
+            return whole[1]
+        return None
 
     def _feed_stream(self, dbid, data, repl_only=False):
         """Feed encoded writes to each consumer. Each stream gets a SELECT

@@ -123,7 +123,6 @@ class FakeClient:
         self.db = srv.keyspace.dbs[0]
         self.resp = 2
         self.kind = "normal"
-        self.parser = RequestParser()  # SET reads its `whole` (the read being run: none here)
 
 
 class Inproc:

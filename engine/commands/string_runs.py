@@ -106,10 +106,6 @@ def set_run(c, reqs, i):
         if db.watched:
             for k in range(i, j):
                 srv.signal_modified_key(db, reqs[k][1])
-        whole = c.parser.whole
-        if whole is not None and whole[0] is reqs and i == 0 and j == len(reqs):
-            srv.propagate_run(db.id, reqs, whole[1])  # the run is the whole read: its bytes are the encoding
-        else:
-            srv.propagate_run(db.id, reqs[i:j])
+        srv.propagate_run(db.id, reqs[i:j])
         c.wbuf.append(resp.OK * (j - i))
     return j

@@ -133,10 +133,7 @@ def set_(c, argv):
         if db.watched:
             srv.signal_modified_key(db, key)
         if srv.propagation_targets:
-            # The client's own bytes when this SET was a read of its own.
-            whole = c.parser.whole
-            srv.propagate(db.id, argv, False,
-                          whole[1] if whole is not None and whole[0][0] is argv and len(whole[0]) == 1 else None)
+            srv.propagate(db.id, argv)
         else:
             srv.dirty += 1  # all propagate() does with nobody listening, without the call
         if srv.notify_hook is not None:
