@@ -10,7 +10,7 @@ a client in a special state, goes through `call`, which does every check
 
 import time
 
-from . import logsetup, resp
+from . import logsetup, resp, uniform_reads
 
 _NO_FAST_COMMANDS = {}
 # Command runs (see run_batch) are timed as a whole, so they are taken only
@@ -26,6 +26,8 @@ class Dispatch:
         """Parse what a client sent and run every complete command."""
         if c.close_after_reply:
             return  # after QUIT or a protocol error nothing more is read
+        if data[:1] == b"*" and self.run_uniform_read(c, data):
+            return
         parser = c.parser
         self.process_requests(c, parser.parse(data), len(data))
         self.after_parse(c)
@@ -56,6 +58,55 @@ class Dispatch:
                 c.deferred.extend(reqs)
             else:
                 self.run_batch(c, reqs)
+
+    def run_uniform_read(self, c, data):
+        """Run a read that is one command repeated with arguments of the
+        same lengths (engine/uniform_reads.py) by that command's uniform runner,
+        if it has one and the runner takes the read; True if it ran, False
+        if the read must take the usual path (nothing has changed then).
+        It is counted as the usual path counts a run of that command (see
+        run_batch): timed as a whole, so only while the slow log cannot see
+        a single request."""
+        parser = c.parser
+        if (c.deferred is not None or parser.pending or parser.multibulk_left
+                or self.slowlog_threshold_s < RUN_MIN_SLOWLOG_S):
+            return False
+        uniform = uniform_reads.split(data)
+        if uniform is None:
+            return False
+        name, argc, args = uniform
+        if (c.gated or self.monitors or self.write_block_reason is not None or self.loading or self.replica_read_only
+                or self.masterdown_reason is not None or self.pause.kind):
+            entry = self._fast_table(c).get(name)
+        else:
+            entry = self.fast_commands.get(name)
+        if entry is None or (runner := entry[0].uniform_runner) is None:
+            return False
+        self.current_client = c
+        t0 = time.perf_counter()
+        reply = runner(c, argc, args, data)  # it checks argc itself
+        if reply is None:
+            return False
+        t = time.perf_counter()
+        # process_requests' and run_batch's bookkeeping, for the read.
+        cmd = entry[0]
+        n = len(args) // (argc - 1)
+        size = len(data)
+        st = self.stats
+        st.net_input_bytes += size
+        st.total_reads_processed += 1
+        st.total_commands_processed += n
+        c.tot_net_in += size
+        c.last_interaction = self.now_ms
+        c.tot_cmds += n
+        c.last_cmd = cmd.name
+        cmd.calls += n
+        cmd.usec += (t - t0) * 1e9
+        c.wbuf.append(reply)
+        if not c.in_write_list:
+            c.in_write_list = True
+            self.pending_writes.append(c)
+        return True
 
     def protocol_error(self, c, err):
         """Answer a malformed request as Redis does, then close."""

@@ -140,6 +140,13 @@ class Server(Admission, Dispatch):
         if self.propagation_targets:
             self._feed_stream(dbid, self._as_sent(argvs[0], len(argvs)) or b"".join(map(resp.encode_command, argvs)))
 
+    def propagate_read(self, dbid, n, data):
+        """propagate() for `n` writes that are, byte for byte, `data`: a
+        uniform read of writes that go out unchanged (engine/uniform_reads.py)."""
+        self.dirty += n
+        if self.propagation_targets:
+            self._feed_stream(dbid, data)
+
     def _as_sent(self, first, n):
         """The bytes the running client sent for the `n` requests starting
         with the argv `first`, when they are the whole read being run

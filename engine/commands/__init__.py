@@ -24,7 +24,7 @@ class Command:
     __slots__ = ("name", "handler", "arity", "flags", "first_key", "last_key", "step",
                  "group", "summary", "since", "complexity", "subcommands", "parent",
                  "acl_categories", "calls", "usec", "rejected_calls", "failed_calls",
-                 "is_write", "may_replicate", "fullname", "doc_args", "runner")
+                 "is_write", "may_replicate", "fullname", "doc_args", "runner", "uniform_runner")
 
     def __init__(self, name, handler, arity, flags, keys, group, summary, since, complexity,
                  acl_categories, parent=None, doc_args=None):
@@ -49,6 +49,7 @@ class Command:
         self.rejected_calls = 0
         self.failed_calls = 0
         self.runner = None  # a loop over a run of this command's plain requests (see `runner`)
+        self.uniform_runner = None  # runs a whole uniform read of this command (see `uniform_runner`)
 
     def arity_ok(self, argc):
         a = self.arity
@@ -122,6 +123,24 @@ def runner(name):
 
     def deco(fn):
         TABLE[name.lower().encode()].runner = fn
+        return fn
+
+    return deco
+
+
+def uniform_runner(name):
+    """Register fn(c, argc, args, data) -> reply or None as the uniform-read
+    runner of command `name`. It runs a read that is nothing but this
+    command with argc arguments of fixed lengths (engine/uniform_reads.py):
+    `args` holds every request's arguments after the name, request after
+    request; `data` is the read itself (the bytes to propagate). It returns
+    the replies of them all as one bytes, or None, having changed nothing,
+    for a read it does not run whole (another argc included): that read
+    then takes the usual path. It must do exactly what the handler would,
+    request by request."""
+
+    def deco(fn):
+        TABLE[name.lower().encode()].uniform_runner = fn
         return fn
 
     return deco

@@ -6,9 +6,12 @@ for the requests it takes, and hand back the rest; keep them in step."""
 from itertools import islice
 
 from .. import resp
-from ..resp import BULK_FRAMES
-from . import runner
+from ..resp import BULK_FRAMES, BULK_HEADERS
+from . import runner, uniform_runner
 from .strings import get
+
+_join = b"".join
+_frame = BULK_FRAMES.__getitem__
 
 
 @runner("get")
@@ -109,3 +112,65 @@ def set_run(c, reqs, i):
         srv.propagate_run(db.id, reqs[i:j])
         c.wbuf.append(resp.OK * (j - i))
     return j
+
+
+@uniform_runner("get")
+def get_uniform(c, argc, keys, data):
+    """A read of `GET key` requests only (engine/uniform_reads.py), as `get`
+    answers each: run whole when every key holds a string under 4 KiB
+    without a TTL and LFU is off, else declined before anything changes."""
+    if argc != 2:
+        return None
+    srv = c.server
+    if srv.lfu_on:
+        return None
+    db = c.db
+    if db.expires and not db.expires.keys().isdisjoint(keys):
+        return None
+    values = list(map(db.data.get, keys))
+    try:
+        # Only strings have both len() and a buffer to join (a miss, None,
+        # has neither). Values of one length share their header.
+        sizes = list(map(len, values))
+        size = sizes[0]
+        if sizes.count(size) == len(sizes):
+            head = BULK_HEADERS[size]
+            reply = _join((head, (b"\r\n" + head).join(values), b"\r\n"))
+        else:
+            reply = _join(map(bytes.join, values, map(_frame, sizes)))
+    except (TypeError, IndexError):  # IndexError: a value past BULK_FRAMES
+        return None
+    db.atime.update(dict.fromkeys(keys, srv.lru_clock))
+    srv.stats.keyspace_hits += len(keys)
+    return reply
+
+
+@uniform_runner("set")
+def set_uniform(c, argc, args, data):
+    """A read of `SET key value` requests only (engine/uniform_reads.py), as
+    `set_` does each: run whole when no key has a TTL or holds a
+    collection, and keyspace notifications and LFU are off; else declined
+    before anything changes. The read reaches the AOF and replicas as it
+    came."""
+    if argc != 3:
+        return None
+    srv = c.server
+    if srv.notify_hook is not None or srv.lfu_on:
+        return None
+    db = c.db
+    pairs = iter(args)  # key, value, key, value...
+    new = dict(zip(pairs, pairs, strict=False))  # the last SET of a key wins, as one by one
+    if ((db.expires and not db.expires.keys().isdisjoint(new))
+            or (db.custom_keys and not db.custom_keys.isdisjoint(new))):
+        return None
+    db.data.update(new)
+    db.atime.update(dict.fromkeys(new, srv.lru_clock))
+    if db.enc:
+        for key in new:
+            db.enc.pop(key, None)
+    if db.watched:
+        for key in new:
+            srv.signal_modified_key(db, key)
+    n = len(args) >> 1
+    srv.propagate_read(db.id, n, data)
+    return resp.OK * n
