@@ -37,7 +37,7 @@ class Client:
         "deferred", "blocked", "reply_mode", "skip_next_reply", "multi_queue", "multi_error",
         "watched_keys", "subscriptions", "psubscriptions", "is_monitor", "no_evict",
         "tot_net_in", "tot_net_out", "tot_cmds", "obl_soft_since", "kind", "unix",
-        "in_write_list", "gated", "woff", "read_size", "io_link", "remote_out",
+        "in_write_list", "gated", "woff", "read_size", "io_link", "remote_out", "pipelining",
     )
 
     def __init__(self, server, sock, addr, laddr, unix=False):
@@ -64,6 +64,10 @@ class Client:
         self.wpending = None  # bytes left over from a partial send
         self.in_write_list = False
         self.read_size = READ_SIZE  # bytes per recv (see READ_SIZE)
+        # Its last read held more requests than one (or it has sent none
+        # yet): its next read may be a uniform read (Server.run_uniform_read),
+        # which a client sending one request a read need not be checked for.
+        self.pipelining = True
         self.io_link = None  # the I/O worker that owns the socket (engine/io_workers.py), if any
         self.remote_out = 0  # reply bytes that worker still holds for this client
         self.woff = 0  # the replication offset after this client's last write (WAIT waits for it)

@@ -26,10 +26,12 @@ class Dispatch:
         """Parse what a client sent and run every complete command."""
         if c.close_after_reply:
             return  # after QUIT or a protocol error nothing more is read
-        if data[:1] == b"*" and self.run_uniform_read(c, data):
+        if c.pipelining and data[:1] == b"*" and self.run_uniform_read(c, data):
             return
         parser = c.parser
-        self.process_requests(c, parser.parse(data), len(data))
+        reqs = parser.parse(data)
+        c.pipelining = len(reqs) > 1
+        self.process_requests(c, reqs, len(data))
         self.after_parse(c)
 
     def after_parse(self, c):

@@ -261,10 +261,12 @@ class EventLoop:
             if c.close_after_reply:
                 return  # after QUIT or a protocol error nothing more is read
             # Server.process_input, inline: this runs once per read.
-            if data[:1] == b"*" and self.server.run_uniform_read(c, data):
+            if c.pipelining and data[0] == 42 and self.server.run_uniform_read(c, data):
                 return
             parser = c.parser
-            self.server.process_requests(c, parser.parse(data), len(data))
+            reqs = parser.parse(data)
+            c.pipelining = len(reqs) > 1
+            self.server.process_requests(c, reqs, len(data))
             parser.whole = None  # its requests have run (or wait, blocked: then they are encoded)
             if parser.error is not None or parser.pending:
                 self.server.after_parse(c)
