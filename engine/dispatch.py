@@ -86,7 +86,12 @@ class Dispatch:
             return False
         self.current_client = c
         t0 = time.perf_counter()
-        reply = runner(c, argc, args, data)  # it checks argc itself
+        try:
+            reply = runner(c, argc, args, data)  # it checks argc itself
+        except Exception:  # a bug in a runner: log it, and let each request run alone
+            logsetup.log_exception("Internal error in the uniform runner of '%s' for client id=%d addr=%s"
+                                   % (entry[0].name.decode(), c.id, c.addr))
+            return False
         if reply is None:
             return False
         t = time.perf_counter()

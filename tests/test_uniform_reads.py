@@ -180,6 +180,18 @@ def test_plain_uniform_reads_run_whole_and_the_rest_decline_untouched():
     assert srv.run_uniform_read(c, sets)
 
 
+def test_a_runner_that_raises_leaves_the_read_to_the_usual_path(monkeypatch):
+    srv, c = _server_and_client()
+    srv.keyspace.dbs[0].data[b"k1"] = b"v"
+
+    def broken(*_args):
+        raise RuntimeError("a bug in a uniform runner")
+
+    monkeypatch.setattr(srv.commands[b"get"], "uniform_runner", broken)
+    srv.process_input(c, _encode("GET", "k1") * 2)
+    assert b"".join(c.wbuf) == b"$1\r\nv\r\n" * 2
+
+
 # ---- against redis-server, over sockets ----------------------------------------------
 
 

@@ -1,7 +1,10 @@
 """Command runs for strings: the loops Server.run_batch hands a pipeline's
 consecutive plain `GET key` / `SET key value` requests to (see
-commands.runner). Each must do exactly what its handler in strings.py does
-for the requests it takes, and hand back the rest; keep them in step."""
+commands.runner), and the uniform runners Server.run_uniform_read hands a
+whole read of them with arguments of one length (see
+commands.uniform_runner). Each must do exactly what its handler in
+strings.py does for the requests it takes, and leave the rest to it;
+keep them in step."""
 
 from itertools import islice
 

@@ -28,7 +28,7 @@ def _null(c):
 @command("get", 2, "readonly fast", keys=(1, 1, 1), group="string",
          summary="Returns the string value of a key.")
 def get(c, argv):
-    # Pipelined GETs mostly run in string_runs.get_run: keep the two in step.
+    # Pipelined GETs mostly run in string_runs (get_run, get_uniform): keep them in step.
     db = c.db
     key = argv[1]
     v = db.data.get(key)
@@ -113,7 +113,7 @@ def set_(c, argv):
     db = c.db
     key = argv[1]
     srv = c.server
-    if len(argv) == 3:  # the common case, kept flat (pipelined: string_runs.set_run, keep in step)
+    if len(argv) == 3:  # the common case, kept flat (pipelined: string_runs.set_run and set_uniform, keep in step)
         if db.expires:
             when = db.expires.get(key)
             if when is not None:
