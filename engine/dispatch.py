@@ -12,6 +12,7 @@ import time
 
 from . import logsetup, resp, uniform_reads
 
+_clock = time.perf_counter
 _NO_FAST_COMMANDS = {}
 # Command runs (see run_batch) are timed as a whole, so they are taken only
 # while the slow log's threshold is at least this (or the log is off).
@@ -85,7 +86,7 @@ class Dispatch:
         if entry is None or (runner := entry[0].uniform_runner) is None:
             return False
         self.current_client = c
-        t0 = time.perf_counter()
+        t0 = _clock()
         try:
             reply = runner(c, argc, args, data)  # it checks argc itself
         except Exception:  # a bug in a runner: log it, and let each request run alone
@@ -94,7 +95,7 @@ class Dispatch:
             return False
         if reply is None:
             return False
-        t = time.perf_counter()
+        t = _clock()
         # process_requests' and run_batch's bookkeeping, for the read.
         cmd = entry[0]
         n = len(args) // (argc - 1)
