@@ -111,8 +111,12 @@ def fill(srv, data=None):
 def contents(srv, dbs=range(16)):
     """{db: {key: (type, value, pttl)}} of a whole server, read through
     redis-py: GET / LRANGE / HGETALL / SMEMBERS (a set) / ZRANGE WITHSCORES
-    (scores as the raw bytes, so their formatting counts)."""
+    (scores as the raw bytes, so their formatting counts). PTTLs are given
+    as of the moment the read began: each key is read later than the one
+    before it, and two servers list their keys in different orders (reading
+    a whole dataset one command at a time takes seconds on a busy machine)."""
     out = {}
+    began = time.monotonic()
     for db in dbs:
         r = srv.client(db=db)
         keys = {}
@@ -130,7 +134,10 @@ def contents(srv, dbs=range(16)):
                 value = [tuple(x) for x in r.zrange(key, 0, -1, withscores=True, score_cast_func=bytes)]
             else:
                 value = None
-            keys[key] = (kind, value, r.pttl(key))
+            pttl = r.pttl(key)
+            if pttl >= 0:
+                pttl += int((time.monotonic() - began) * 1000)
+            keys[key] = (kind, value, pttl)
         r.close()
         if keys:
             out[db] = keys
