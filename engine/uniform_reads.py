@@ -47,8 +47,10 @@ class Shape:
     """Requests of one command name with arguments of fixed lengths.
 
     `prefix` is such a request's bytes up to its first argument's payload
-    (b"*2\r\n$3\r\nGET\r\n$16\r\n"); `row_len` its length in bytes.
-    `reader(rows)` (below) reads a read of `rows` such requests."""
+    (b"*2\r\n$3\r\nGET\r\n$16\r\n"); `row_len` its length in bytes;
+    `row_format` the struct format that takes its arguments; `seps` what
+    follows each argument. `reader(shape, rows)` reads a read of `rows`
+    such requests."""
 
     __slots__ = ("prefix", "row_len", "name", "argc", "row_format", "seps")
 
