@@ -78,11 +78,7 @@ class Dispatch:
         if uniform is None:
             return False
         name, argc, args = uniform
-        if (c.gated or self.monitors or self.write_block_reason is not None or self.loading or self.replica_read_only
-                or self.masterdown_reason is not None or self.pause.kind):
-            entry = self._fast_table(c).get(name)
-        else:
-            entry = self.fast_commands.get(name)
+        entry = self._fast_table(c).get(name)  # once a read: run_batch's table, whatever the client's state
         if entry is None or (runner := entry[0].uniform_runner) is None:
             return False
         self.current_client = c

@@ -4,7 +4,7 @@ wait until the server has parked a client, read the propagated stream."""
 import socket
 import time
 
-from rawresp import RawConn, reply_end
+from rawresp import RawConn, encode, reply_end
 
 from engine.protocol import RequestParser
 
@@ -14,11 +14,7 @@ NEGATIVE = b"-ERR timeout is negative\r\n"
 
 
 def enc(args):
-    parts = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(parts)
+    return encode(*args)
 
 
 class Conn(RawConn):

@@ -5,6 +5,30 @@ byte in RESP2 and RESP3 (redis-py would hide type differences)."""
 import socket
 
 
+def encode(*args):
+    """One request as RESP encodes it (str and int arguments as UTF-8)."""
+    parts = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(parts)
+
+
+def read_replies(sock, count):
+    """The next `count` raw replies from `sock`."""
+    buf, replies, pos = b"", [], 0
+    while len(replies) < count:
+        end = reply_end(buf, pos)
+        if end is None:
+            chunk = sock.recv(65536)
+            assert chunk, "connection closed after %d replies" % len(replies)
+            buf += chunk
+            continue
+        replies.append(buf[pos:end])
+        pos = end
+    return replies
+
+
 class RawConn:
     def __init__(self, port, proto=2, timeout=10):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
@@ -18,11 +42,7 @@ class RawConn:
 
     def __call__(self, *args):
         """Send one command; the raw bytes of its reply."""
-        parts = [b"*%d\r\n" % len(args)]
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
-        self.sock.sendall(b"".join(parts))
+        self.sock.sendall(encode(*args))
         end = None
         while end is None:
             end = reply_end(self.buf, 0)

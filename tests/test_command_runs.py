@@ -9,33 +9,15 @@ import socket
 import time
 
 import pytest
-from rawresp import RawConn, parse, reply_end
-
-
-def _encode(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
+from rawresp import RawConn, encode, parse, read_replies
 
 
 def _pipeline(port, reqs):
     """Send every request in one write (one read, one batch for the server);
     return the list of raw replies."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(b"".join(_encode(*r) for r in reqs))
-        buf, replies, pos = b"", [], 0
-        while len(replies) < len(reqs):
-            end = reply_end(buf, pos)
-            if end is None:
-                chunk = s.recv(65536)
-                assert chunk, "connection closed after %d replies" % len(replies)
-                buf += chunk
-                continue
-            replies.append(buf[pos:end])
-            pos = end
-        return replies
+        s.sendall(b"".join(encode(*r) for r in reqs))
+        return read_replies(s, len(reqs))
 
 
 def _mixed_requests():

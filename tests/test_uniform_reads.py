@@ -12,17 +12,9 @@ import time
 
 import hiredis
 import pytest
-from rawresp import RawConn, parse, reply_end
+from rawresp import RawConn, encode, parse, read_replies
 
 from engine import uniform_reads
-
-
-def _encode(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
 
 
 def _hiredis_requests(data):
@@ -49,23 +41,23 @@ def _rows(found):
 
 
 def test_split_takes_uniform_reads_and_only_those():
-    get = _encode("GET", "k1")
+    get = encode("GET", "k1")
     assert uniform_reads.split(get * 3) == (b"GET", 2, (b"k1",) * 3)
-    assert uniform_reads.split(_encode("set", "ab", "x") + _encode("set", "cd", "y")) == (
+    assert uniform_reads.split(encode("set", "ab", "x") + encode("set", "cd", "y")) == (
         b"set", 3, (b"ab", b"x", b"cd", b"y"))
     assert uniform_reads.split(get) is None  # one request: the usual path is cheaper
-    assert uniform_reads.split(get + _encode("GET", "k22")) is None  # lengths differ
-    assert uniform_reads.split(get + _encode("GEX", "k1")) is None  # names differ
-    assert uniform_reads.split(get + _encode("GET", "k1", "x")) is None  # shapes differ
+    assert uniform_reads.split(get + encode("GET", "k22")) is None  # lengths differ
+    assert uniform_reads.split(get + encode("GEX", "k1")) is None  # names differ
+    assert uniform_reads.split(get + encode("GET", "k1", "x")) is None  # shapes differ
     assert uniform_reads.split(get * 2 + get[:-1]) is None  # the last request is cut
     assert uniform_reads.split(b"PING\r\n" * 2) is None  # inline
     assert uniform_reads.split(get * 2 + b"*2\r\n$03\r\nGET\r\n$2\r\nk1\r\n") is None  # not canonical
     assert uniform_reads.split(b"*2\r\n$03\r\nGET\r\n$2\r\nk1\r\n" * 2) is None
     big = b"v" * uniform_reads.MAX_ARG_LEN
-    assert uniform_reads.split(_encode("SET", "k", big) * 2) is None
+    assert uniform_reads.split(encode("SET", "k", big) * 2) is None
     # An argument holding CRLF and headers, as long as its neighbours.
     tricky = b"\r\n$2\r\nk1"
-    assert uniform_reads.split(_encode("GET", tricky) + _encode("GET", b"x" * len(tricky))) == (
+    assert uniform_reads.split(encode("GET", tricky) + encode("GET", b"x" * len(tricky))) == (
         b"GET", 2, (tricky, b"x" * len(tricky)))
 
 
@@ -83,7 +75,7 @@ def test_split_agrees_with_hiredis_on_random_and_damaged_reads():
         sizes = [rnd.randint(0, 12) for _ in range(argc - 1)]
         reqs = [[name] + [bytes(rnd.choice(alphabet) for _ in range(n)) for n in sizes]
                 for _ in range(rnd.randint(2, 20))]
-        data = b"".join(_encode(*r) for r in reqs)
+        data = b"".join(encode(*r) for r in reqs)
         found = uniform_reads.split(data)
         assert found is not None and _rows(found) == reqs
         taken += 1
@@ -102,7 +94,7 @@ def test_split_agrees_with_hiredis_on_random_and_damaged_reads():
         found = uniform_reads.split(damaged)
         if found is not None:
             assert _rows(found) == _hiredis_requests(damaged), damaged
-            assert b"".join(_encode(*r) for r in _rows(found)) == damaged
+            assert b"".join(encode(*r) for r in _rows(found)) == damaged
     assert taken == 3000
 
 
@@ -126,8 +118,8 @@ def _server_and_client():
 def test_plain_uniform_reads_run_whole_and_the_rest_decline_untouched():
     srv, c = _server_and_client()
     db = srv.keyspace.dbs[0]
-    sets = b"".join(_encode("SET", "k%d" % i, "v%d" % i) for i in range(10))
-    gets = b"".join(_encode("GET", "k%d" % i) for i in range(10))
+    sets = b"".join(encode("SET", "k%d" % i, "v%d" % i) for i in range(10))
+    gets = b"".join(encode("GET", "k%d" % i) for i in range(10))
     calls = srv.commands[b"set"].calls, srv.commands[b"get"].calls  # the tables are the process's
     assert srv.run_uniform_read(c, sets)
     assert srv.run_uniform_read(c, gets)
@@ -144,7 +136,7 @@ def test_plain_uniform_reads_run_whole_and_the_rest_decline_untouched():
                 srv.stats.keyspace_misses) == before
         assert not c.wbuf
 
-    declined(gets + _encode("GET", "zz"))  # a miss in the read: GET's handler counts and notifies it
+    declined(gets + encode("GET", "zz"))  # a miss in the read: GET's handler counts and notifies it
     db.data[b"k9"] = [b"a list stands in for another type"]
     declined(gets)  # WRONGTYPE
     db.data[b"k9"] = b"v" * 5000
@@ -188,25 +180,11 @@ def test_a_runner_that_raises_leaves_the_read_to_the_usual_path(monkeypatch):
         raise RuntimeError("a bug in a uniform runner")
 
     monkeypatch.setattr(srv.commands[b"get"], "uniform_runner", broken)
-    srv.process_input(c, _encode("GET", "k1") * 2)
+    srv.process_input(c, encode("GET", "k1") * 2)
     assert b"".join(c.wbuf) == b"$1\r\nv\r\n" * 2
 
 
 # ---- against redis-server, over sockets ----------------------------------------------
-
-
-def _read_replies(s, count):
-    buf, replies, pos = b"", [], 0
-    while len(replies) < count:
-        end = reply_end(buf, pos)
-        if end is None:
-            chunk = s.recv(65536)
-            assert chunk, "connection closed after %d replies" % len(replies)
-            buf += chunk
-            continue
-        replies.append(buf[pos:end])
-        pos = end
-    return replies
 
 
 def _as_one_read(port, setup, read):
@@ -214,10 +192,10 @@ def _as_one_read(port, setup, read):
     write; the raw replies to the read."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         for req in setup:
-            s.sendall(_encode(*req))
-            _read_replies(s, 1)
-        s.sendall(b"".join(_encode(*r) for r in read))
-        return _read_replies(s, len(read))
+            s.sendall(encode(*req))
+            read_replies(s, 1)
+        s.sendall(b"".join(encode(*r) for r in read))
+        return read_replies(s, len(read))
 
 
 def _k(i):
@@ -273,8 +251,8 @@ def test_uniform_sets_break_a_watch_and_reach_monitor(hf_server):
     r = redis.Redis(port=hf_server.port)
     r.flushall()
     mon = RawConn(hf_server.port)
-    mon.sock.sendall(_encode("MONITOR"))
-    assert _read_replies(mon.sock, 1) == [b"+OK\r\n"]
+    mon.sock.sendall(encode("MONITOR"))
+    assert read_replies(mon.sock, 1) == [b"+OK\r\n"]
     p = r.pipeline(transaction=True)
     p.watch(_k(2))
     _as_one_read(hf_server.port, [], [("SET", _k(i), "x") for i in range(5)])
@@ -282,7 +260,7 @@ def test_uniform_sets_break_a_watch_and_reach_monitor(hf_server):
     p.set(_k(2), "mine")
     with pytest.raises(redis.WatchError):
         p.execute()
-    lines = _read_replies(mon.sock, 6)  # +<time> [0 <addr>] "WATCH" ..., then each SET
+    lines = read_replies(mon.sock, 6)  # +<time> [0 <addr>] "WATCH" ..., then each SET
     assert [line.split(b"]", 1)[1].strip() for line in lines[1:]] == [b'"SET" "%s" "x"' % _k(i).encode()
                                                                       for i in range(5)]
     mon.close()
@@ -295,17 +273,17 @@ def test_uniform_reads_wait_in_multi_and_are_silent_with_replies_off(hf_server):
     assert c("MULTI") == b"+OK\r\n"
     assert _send_read(c, [("SET", _k(i), "m") for i in range(4)]) == [b"+QUEUED\r\n"] * 4
     assert c("EXEC") == b"*4\r\n" + b"+OK\r\n" * 4
-    c.sock.sendall(_encode("CLIENT", "REPLY", "OFF"))
-    c.sock.sendall(b"".join(_encode("SET", _k(i), "off") for i in range(4)))
-    c.sock.sendall(_encode("CLIENT", "REPLY", "ON"))
-    assert _read_replies(c.sock, 1) == [b"+OK\r\n"]  # CLIENT REPLY ON's, and nothing before it
+    c.sock.sendall(encode("CLIENT", "REPLY", "OFF"))
+    c.sock.sendall(b"".join(encode("SET", _k(i), "off") for i in range(4)))
+    c.sock.sendall(encode("CLIENT", "REPLY", "ON"))
+    assert read_replies(c.sock, 1) == [b"+OK\r\n"]  # CLIENT REPLY ON's, and nothing before it
     assert parse(c("MGET", _k(0), _k(3))) == [b"off", b"off"]
     c.close()
 
 
 def _send_read(conn, reqs):
-    conn.sock.sendall(b"".join(_encode(*r) for r in reqs))
-    return _read_replies(conn.sock, len(reqs))
+    conn.sock.sendall(b"".join(encode(*r) for r in reqs))
+    return read_replies(conn.sock, len(reqs))
 
 
 def test_uniform_reads_obey_acl_pause_and_the_slow_log(hf_server):
@@ -353,12 +331,12 @@ def test_uniform_sets_reach_aof_and_replica(holdfast_factory):
     want = {}
     with socket.create_connection(("127.0.0.1", primary.port), timeout=10) as s:
         for db in (3, 0):
-            s.sendall(_encode("SELECT", db))
-            assert _read_replies(s, 1) == [b"+OK\r\n"]
+            s.sendall(encode("SELECT", db))
+            assert read_replies(s, 1) == [b"+OK\r\n"]
             for round_ in range(20):
                 reqs = [("SET", _k((round_ * 7 + i) % 150), "v%02d-%d" % (round_, db)) for i in range(16)]
-                s.sendall(b"".join(_encode(*r) for r in reqs))
-                assert _read_replies(s, 16) == [b"+OK\r\n"] * 16
+                s.sendall(b"".join(encode(*r) for r in reqs))
+                assert read_replies(s, 16) == [b"+OK\r\n"] * 16
                 want.update({(db, k.encode()): v.encode() for _, k, v in reqs})
     pr = redis.Redis(port=primary.port)
     assert pr.execute_command("WAIT", 1, 5000) == 1
