@@ -355,3 +355,22 @@ def test_uniform_sets_reach_aof_and_replica(holdfast_factory):
     primary.stop()
     primary.start()
     assert held(primary.port) == want
+
+
+@pytest.mark.interop
+def test_a_damaged_uniform_read_gets_redis_protocol_error(hf_server, real_redis_server):
+    """Good uniform requests, then one whose length header is not canonical:
+    the good ones are answered, then `-ERR Protocol error: ...` and the
+    connection closes, byte for byte as redis-server does."""
+    good = b"".join(encode("SET", _k(i), "dmg") for i in range(4))
+    bad = b"*3\r\n$3\r\nSET\r\n$06\r\n" + _k(9).encode() + b"\r\n$3\r\ndmg\r\n"
+    out = []
+    for srv in (hf_server, real_redis_server):
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+            s.sendall(good + bad)
+            got = b""
+            while chunk := s.recv(65536):
+                got += chunk
+        out.append(got)
+    assert out[0] == out[1]
+    assert out[0].startswith(b"+OK\r\n" * 4 + b"-ERR Protocol error")
