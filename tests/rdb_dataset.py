@@ -114,7 +114,9 @@ def contents(srv, dbs=range(16)):
     (scores as the raw bytes, so their formatting counts). PTTLs are given
     as of the moment the read began: each key is read later than the one
     before it, and two servers list their keys in different orders (reading
-    a whole dataset one command at a time takes seconds on a busy machine)."""
+    a whole dataset one command at a time takes seconds on a busy machine).
+    Never more than the true PTTL at the start, so a key given a TTL of N ms
+    just before reads at most N."""
     out = {}
     began = time.monotonic()
     for db in dbs:
@@ -134,9 +136,13 @@ def contents(srv, dbs=range(16)):
                 value = [tuple(x) for x in r.zrange(key, 0, -1, withscores=True, score_cast_func=bytes)]
             else:
                 value = None
+            # the clock read before asking: the server's own clock read comes
+            # later, so the PTTL as of the start is never overstated (an int
+            # floors; the server's whole milliseconds are within one of it)
+            asked = time.monotonic()
             pttl = r.pttl(key)
             if pttl >= 0:
-                pttl += int((time.monotonic() - began) * 1000)
+                pttl += int((asked - began) * 1000)
             keys[key] = (kind, value, pttl)
         r.close()
         if keys:
