@@ -72,11 +72,13 @@ def server_args(port, demo_dir=DEMO_DIR):
     return args
 
 
-def fresh_data_dirs(demo_dir=DEMO_DIR):
-    """Remove data/ and replica-data/ under `demo_dir` (a link there is
-    removed, not followed; nothing outside `demo_dir` is touched), so a run
-    starts on no dataset and no AOF of a previous one."""
-    for name in ("data", "replica-data"):
+def fresh_run_files(demo_dir=DEMO_DIR):
+    """Remove data/, replica-data/ and the two servers' logs under `demo_dir`
+    (a link there is removed, not followed; nothing outside `demo_dir` is
+    touched), so a run starts on no dataset and no AOF of a previous one, and
+    the logs the report points to hold this run's lines only (the servers
+    append to them: the primary is restarted within a run)."""
+    for name in ("data", "replica-data", "holdfast.log", "replica.log"):
         path = os.path.join(os.path.abspath(demo_dir), name)
         if os.path.islink(path) or os.path.isfile(path):
             os.remove(path)
@@ -320,7 +322,7 @@ def main(argv=None):
     port = free_port(opts.port)
     demo_dir = os.path.abspath(opts.out)
     log = shown(os.path.join(demo_dir, "holdfast.log"))
-    fresh_data_dirs(demo_dir)  # not the previous run's dataset and AOF
+    fresh_run_files(demo_dir)  # not the previous run's dataset, AOF and log lines
     srv = start_server(port, server_cpu, demo_dir)
     print("Holdfast is up: pid %d, port %d, config %s" % (srv.pid, port, os.path.relpath(CONFIG)), flush=True)
     replica = None

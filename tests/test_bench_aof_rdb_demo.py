@@ -181,8 +181,11 @@ def test_demo_end_to_end(tmp_path):
     assert "Shutdown: clean (exit status 0); replica: clean." in report
 
     # A second run in the same folder starts on empty data directories (not on this run's dataset and AOF):
-    # the same key counts as this fresh run. Only data/ and replica-data/ go; the rest of the folder stays.
+    # the same key counts as this fresh run; and on fresh logs: the same number of ready lines (the primary
+    # starts twice a run). Only data/, replica-data/ and the logs go; the rest of the folder stays.
     counts = _demo_key_counts(report)
+    readies = {name: _ready_lines(out / name) for name in ("holdfast.log", "replica.log")}
+    assert readies == {"holdfast.log": 2, "replica.log": 1}
     (out / "data" / "stale").write_text("left by the first run")
     (out / "notes.txt").write_text("not the demo's")
     _run("bench.demo", ["--requests", "2000", "--clients", "4", "--port", "0", "--out", str(out)], cwd=tmp_path)
@@ -190,7 +193,12 @@ def test_demo_end_to_end(tmp_path):
     assert "**" not in again
     assert _demo_key_counts(again) == counts
     assert not (out / "data" / "stale").exists() and (out / "notes.txt").read_text() == "not the demo's"
+    assert {name: _ready_lines(out / name) for name in readies} == readies
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+
+
+def _ready_lines(log):
+    return log.read_text().count("Ready to accept connections")
 
 
 def _demo_key_counts(report):

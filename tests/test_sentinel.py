@@ -126,11 +126,21 @@ def test_sentinel_fails_over_a_holdfast_primary(holdfast_factory, sentinels):
     assert missing == [], "%d writes acknowledged by WAIT 1 were lost" % len(missing)
 
     # The other replica now follows the new primary, with a partial resync
-    # (sentinel promotes the replica with the most of the stream).
+    # (sentinel promotes the replica with the most of the stream). Unless
+    # there were two failovers (config epoch 2: a sentinel that lost sight of
+    # the first promoted replica for a second promoted the other one): the
+    # first promoted replica was then a primary for a few seconds, taking the
+    # sentinels' hello PUBLISHes into its own history, and is resynced once,
+    # fully if its offset ran past what the new primary had of that history
+    # (redis-server refuses that partial resync too; seen in CI at 03caab2).
     wait_until(lambda: (lambda i: i.get("master_port") == promoted.port and i["master_link_status"] == "up")(
         other.client().info("replication")), timeout=60, what="replica repointed")
     stats = promoted.client().info("stats")
-    assert (stats["sync_partial_ok"], stats["sync_full"]) == (1, 0), stats
+    epochs = {int(s.client().sentinel_master(NAME)["config-epoch"]) for s in group}
+    if epochs == {1}:
+        assert (stats["sync_partial_ok"], stats["sync_full"]) == (1, 0), stats
+    else:
+        assert epochs == {2} and stats["sync_partial_ok"] + stats["sync_full"] == 1, (epochs, stats)
     new_primary.set("after", "failover")
     wait_until(lambda: other.client().get("after") == b"failover", what="replica follows the new primary")
     replica = sentinel.slave_for(NAME, socket_timeout=5)
