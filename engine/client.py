@@ -31,7 +31,7 @@ FLAG_READONLY = "r"
 
 class Client:
     __slots__ = (
-        "id", "sock", "recv", "send", "fd", "addr", "laddr", "server", "parser", "db", "resp", "name",
+        "id", "sock", "send", "fd", "addr", "laddr", "server", "parser", "db", "resp", "name",
         "lib_name", "lib_ver", "authenticated", "user", "wbuf", "wbuf_bytes", "wpending",
         "close_after_reply", "closed", "ctime", "last_interaction", "last_cmd", "flags",
         "deferred", "blocked", "reply_mode", "skip_next_reply", "multi_queue", "multi_error",
@@ -44,8 +44,8 @@ class Client:
         self.id = next(_ids)
         self.server = server
         self.sock = sock
-        # Bound once: the event loop calls these for every read and write.
-        self.recv = getattr(sock, "recv", None)
+        # Bound once; the event loop reads the fd itself and writes through
+        # this only for a client an I/O worker owns (io_workers replaces it).
         self.send = getattr(sock, "send", None)
         self.fd = sock.fileno() if sock is not None else -1
         self.addr = addr  # "ip:port" or unix socket path

@@ -113,7 +113,6 @@ class _Link:
         self.out.append((ADD, c.id))
         self.clients[c.id] = c
         c.io_link = self
-        c.recv = None
         out = self.out
         cid = c.id
 
