@@ -1,7 +1,8 @@
 """The dataset and comparison helpers the RDB interop tests share (Redis in
 test_rdb_interop.py, Valkey in test_rdb_valkey.py): one dataset with every
 type in its small and large encodings, a filler, a reader of a whole server
-and a comparison that allows PTTLs to drift a little."""
+and a comparison that allows expiry times to differ a little (a TTL given
+relatively on each side)."""
 
 import os
 import random
@@ -109,16 +110,14 @@ def fill(srv, data=None):
 
 
 def contents(srv, dbs=range(16)):
-    """{db: {key: (type, value, pttl)}} of a whole server, read through
+    """{db: {key: (type, value, expires_at)}} of a whole server, read through
     redis-py: GET / LRANGE / HGETALL / SMEMBERS (a set) / ZRANGE WITHSCORES
-    (scores as the raw bytes, so their formatting counts). PTTLs are given
-    as of the moment the read began: each key is read later than the one
-    before it, and two servers list their keys in different orders (reading
-    a whole dataset one command at a time takes seconds on a busy machine).
-    Never more than the true PTTL at the start, so a key given a TTL of N ms
-    just before reads at most N."""
+    (scores as the raw bytes, so their formatting counts). `expires_at` is
+    PEXPIRETIME: the absolute expiry in Unix ms, -1 without a TTL. Absolute,
+    so two servers read seconds apart (one loading the other's RDB or AOF,
+    a replica) compare exactly, however slow the reads: a dataset is read one
+    command a key, and a whole one takes seconds on a busy machine."""
     out = {}
-    began = time.monotonic()
     for db in dbs:
         r = srv.client(db=db)
         keys = {}
@@ -136,14 +135,7 @@ def contents(srv, dbs=range(16)):
                 value = [tuple(x) for x in r.zrange(key, 0, -1, withscores=True, score_cast_func=bytes)]
             else:
                 value = None
-            # the clock read before asking: the server's own clock read comes
-            # later, so the PTTL as of the start is never overstated (an int
-            # floors; the server's whole milliseconds are within one of it)
-            asked = time.monotonic()
-            pttl = r.pttl(key)
-            if pttl >= 0:
-                pttl += int((asked - began) * 1000)
-            keys[key] = (kind, value, pttl)
+            keys[key] = (kind, value, r.execute_command("PEXPIRETIME", key))
         r.close()
         if keys:
             out[db] = keys
@@ -151,7 +143,10 @@ def contents(srv, dbs=range(16)):
 
 
 def assert_same(a, b):
-    """Same databases, keys, types and values; PTTLs within a tolerance."""
+    """Same databases, keys, types and values; expiry times within a
+    tolerance (exact when one side loaded or replicated the other's; a TTL
+    read on one side and given relatively on the other moves by the time
+    between)."""
     assert sorted(a) == sorted(b), "databases differ"
     for db in a:
         ka, kb = a[db], b[db]
@@ -161,9 +156,9 @@ def assert_same(a, b):
             assert ta == tb, "db %d key %r: type %s vs %s" % (db, key, ta, tb)
             assert va == vb, "db %d key %r (%s): values differ" % (db, key, ta)
             if pa < 0 or pb < 0:
-                assert pa == pb, "db %d key %r: PTTL %d vs %d" % (db, key, pa, pb)
+                assert pa == pb, "db %d key %r: PEXPIRETIME %d vs %d" % (db, key, pa, pb)
             else:
-                assert abs(pa - pb) <= TTL_TOLERANCE_MS, "db %d key %r: PTTL %d vs %d" % (db, key, pa, pb)
+                assert abs(pa - pb) <= TTL_TOLERANCE_MS, "db %d key %r: PEXPIRETIME %d vs %d" % (db, key, pa, pb)
 
 
 def assert_matches_dataset(got, data=None):
@@ -173,13 +168,13 @@ def assert_matches_dataset(got, data=None):
     for db, keys in data.items():
         assert {k for k, *_ in keys} == set(got[db])
         for key, kind, value, ttl in keys:
-            t, v, pttl = got[db][key]
+            t, v, expires_at = got[db][key]
             assert t == kind, key
             if kind in ("string", "list", "hash", "set"):
                 assert v == value, key
             else:
                 assert {m: float(sc) for m, sc in v} == value, key
-            assert (pttl > 0) if ttl else (pttl == -1), key
+            assert (expires_at > 0) if ttl else (expires_at == -1), key
 
 
 # ---- files and tools --------------------------------------------------------------------
