@@ -29,6 +29,25 @@ def read_replies(sock, count):
     return replies
 
 
+def start_clean(*ports):
+    """FLUSHALL and CONFIG RESETSTAT on each server: a differential test's
+    two servers start with no data and no statistics."""
+    for port in ports:
+        conn = RawConn(port)
+        try:
+            conn("FLUSHALL")
+            conn("CONFIG", "RESETSTAT")
+        finally:
+            conn.close()
+
+
+def info_fields(conn, section):
+    """INFO `section` as {field: value}, over a raw connection (redis-py would
+    send CLIENT SETINFO, which Redis 7.0 counts as an error)."""
+    text = parse(conn("INFO", section)).decode()
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+
 class RawConn:
     def __init__(self, port, proto=2, timeout=10):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)

@@ -9,7 +9,7 @@ import socket
 import time
 
 import pytest
-from rawresp import RawConn, encode, parse, read_replies
+from rawresp import RawConn, encode, info_fields, parse, read_replies, start_clean
 
 
 def _pipeline(port, reqs):
@@ -42,17 +42,10 @@ def _mixed_requests():
     return reqs
 
 
-def _info(conn, section):
-    """INFO `section` as {field: value}, over a raw connection (redis-py would
-    send CLIENT SETINFO, which Redis 7.0 counts as an error)."""
-    text = parse(conn("INFO", section)).decode()
-    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-
-
 def _stats(port):
     conn = RawConn(port)
     try:
-        cs, st, es = _info(conn, "commandstats"), _info(conn, "stats"), _info(conn, "errorstats")
+        cs, st, es = info_fields(conn, "commandstats"), info_fields(conn, "stats"), info_fields(conn, "errorstats")
         keys = sorted(parse(conn("KEYS", "*")))
         data = {}
         for k in keys:
@@ -67,11 +60,7 @@ def _stats(port):
 
 @pytest.mark.interop
 def test_runs_answer_as_redis(hf_server, real_redis_server):
-    for srv in (hf_server, real_redis_server):
-        conn = RawConn(srv.port)
-        conn("FLUSHALL")
-        conn("CONFIG", "RESETSTAT")
-        conn.close()
+    start_clean(hf_server.port, real_redis_server.port)
     reqs = _mixed_requests()
     ours = _pipeline(hf_server.port, reqs)
     theirs = _pipeline(real_redis_server.port, reqs)

@@ -12,7 +12,7 @@ import time
 
 import hiredis
 import pytest
-from rawresp import RawConn, encode, parse, read_replies
+from rawresp import RawConn, encode, info_fields, parse, read_replies, start_clean
 
 from engine import uniform_reads
 
@@ -223,11 +223,7 @@ _CASES = {
 
 @pytest.mark.interop
 def test_uniform_reads_answer_as_redis(hf_server, real_redis_server):
-    for srv in (hf_server, real_redis_server):
-        conn = RawConn(srv.port)
-        conn("FLUSHALL")
-        conn("CONFIG", "RESETSTAT")
-        conn.close()
+    start_clean(hf_server.port, real_redis_server.port)
     for case, (setup, read) in _CASES.items():
         ours = _as_one_read(hf_server.port, setup, read)
         theirs = _as_one_read(real_redis_server.port, setup, read)
@@ -235,8 +231,7 @@ def test_uniform_reads_answer_as_redis(hf_server, real_redis_server):
     stats = []
     for srv in (hf_server, real_redis_server):
         conn = RawConn(srv.port)
-        info = parse(conn("INFO", "all")).decode()
-        fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+        fields = info_fields(conn, "all")
         keys = sorted(parse(conn("KEYS", "*")))
         data = {k: (parse(conn("TYPE", k)), parse(conn("TTL", k)) > 0) for k in keys}
         conn.close()
