@@ -170,7 +170,10 @@ def set_uniform(c, argc, args, data):
             or (db.custom_keys and not db.custom_keys.isdisjoint(new))):
         return None
     db.data.update(new)
-    db.atime.update(dict.fromkeys(new, srv.lru_clock))
+    atime = db.atime  # a store a key, as get_uniform
+    clock = srv.lru_clock
+    for key in new:
+        atime[key] = clock
     if db.enc:
         for key in new:
             db.enc.pop(key, None)
