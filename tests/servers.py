@@ -21,10 +21,43 @@ EXTRA_ARGS = []  # filled from pytest's --holdfast-arg (e.g. io-threads 4)
 TEST_DEFAULTS = ["--enable-debug-command", "yes", "--enable-protected-configs", "yes"]
 
 
+# Ports come from below Linux's ephemeral range (32768-60999), a share of it
+# per pytest-xdist worker, handed out in turn. A port the kernel picked with
+# bind(0) is ephemeral: between the check and the server's own bind, an
+# outgoing connection of any test could take it as its local port, and the
+# server then fails with "Address already in use" (seen in CI: one of 40
+# servers started at once in test_truncated_files_are_refused).
+_PORTS_LOW, _PORTS_HIGH = 20000, 32000
+
+
+def _port_share():
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
+    size = (_PORTS_HIGH - _PORTS_LOW) // max(workers, 1)
+    low = _PORTS_LOW + index * size
+    return range(low, low + size)
+
+
+_next_port = None
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on, from this worker's share (see
+    _PORTS_LOW); the next call starts after it."""
+    global _next_port
+    share = _port_share()
+    if _next_port is None:
+        _next_port = share.start + os.getpid() % len(share)  # a rerun in the same second starts elsewhere
+    for _ in range(len(share)):
+        port = _next_port
+        _next_port = share.start + (port + 1 - share.start) % len(share)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in %r" % (share,))
 
 
 class ServerProcess:
